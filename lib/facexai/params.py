@@ -1,0 +1,181 @@
+"""Notebook parameters: schemas, profiles and validation.
+
+Every chapter notebook has one ``parameters`` cell of literals and a schema registered here under the
+notebook's name (see :mod:`facexai.schemas`). A *profile* (``params/<profile>.yml``) gives values per
+notebook; the build validates every notebook's values **before anything runs**, and each notebook
+validates again at its top through :func:`facexai.run.start`. A bad value stops the run with a message
+naming the notebook, the parameter and what was expected.
+
+Profile file layout::
+
+    profile: default            # must equal the file name
+    description: one line
+    notebooks:
+      data_synthetic:           # notebook name = file stem under notebooks/
+        seed: 0
+        n_faces: 600
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from . import paths
+
+
+class ParameterError(ValueError):
+    """A parameter is unknown, missing, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its kind, bounds or choices, default and meaning.
+
+    ``kind`` is one of ``int``, ``float``, ``bool``, ``str``, ``choice``, ``path`` (a string or
+    ``None``), ``int_list`` / ``str_list`` (lists whose items obey ``lo``/``hi``/``choices``).
+    """
+
+    kind: str
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[Any, ...] | None = None
+    optional: bool = False  # None allowed
+
+    def describe(self) -> str:
+        parts = [self.kind]
+        if self.choices is not None:
+            parts.append("one of " + ", ".join(repr(c) for c in self.choices))
+        if self.lo is not None or self.hi is not None:
+            parts.append(f"in [{self.lo if self.lo is not None else '-inf'}, "
+                         f"{self.hi if self.hi is not None else 'inf'}]")
+        if self.optional:
+            parts.append("or None")
+        return " ".join(parts)
+
+    def check(self, where: str, value: Any) -> Any:
+        """Return the value (ints accepted for floats) or raise :class:`ParameterError`."""
+        def fail(why: str) -> ParameterError:
+            return ParameterError(f"{where}: {why}; expected {self.describe()} ({self.doc})")
+
+        if value is None:
+            if self.optional:
+                return None
+            raise fail("got None")
+        if self.kind in ("int_list", "str_list"):
+            if not isinstance(value, (list, tuple)) or not value:
+                raise fail(f"got {value!r}, not a non-empty list")
+            item = Param(self.kind.removesuffix("_list"), self.doc, self.lo, self.hi, self.choices)
+            return [item.check(f"{where}[{i}]", v) for i, v in enumerate(value)]
+        checks: dict[str, Callable[[Any], bool]] = {
+            "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+            "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v),
+            "bool": lambda v: isinstance(v, bool),
+            "str": lambda v: isinstance(v, str),
+            "path": lambda v: isinstance(v, str) and v != "",
+            "choice": lambda v: True,
+        }
+        if self.kind not in checks:
+            raise ValueError(f"unknown parameter kind {self.kind!r}")
+        if not checks[self.kind](value):
+            raise fail(f"got {value!r} of type {type(value).__name__}")
+        if self.choices is not None and value not in self.choices:
+            raise fail(f"got {value!r}")
+        if self.lo is not None and value < self.lo or self.hi is not None and value > self.hi:
+            raise fail(f"got {value!r}, out of range")
+        return float(value) if self.kind == "float" else value
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The parameters of one notebook."""
+
+    notebook: str
+    params: Mapping[str, Param] = field(default_factory=dict)
+
+    def validate(self, values: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+        """Check ``values`` against the schema; return them cleaned, in schema order.
+
+        With ``partial=True`` missing keys are allowed (a profile or sweep overriding a few).
+        """
+        unknown = [k for k in values if k not in self.params]
+        if unknown:
+            k = unknown[0]
+            near = difflib.get_close_matches(k, list(self.params), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ParameterError(
+                f"notebook {self.notebook!r}: unknown parameter {k!r}{hint}; "
+                f"known parameters: {', '.join(self.params)}")
+        missing = [k for k in self.params if k not in values]
+        if missing and not partial:
+            raise ParameterError(
+                f"notebook {self.notebook!r}: missing parameter(s) {', '.join(missing)}")
+        return {k: p.check(f"notebook {self.notebook!r}, parameter {k!r}", values[k])
+                for k, p in self.params.items() if k in values}
+
+
+SCHEMAS: dict[str, Schema] = {}
+
+
+def register(notebook: str, **params: Param) -> Schema:
+    """Register the parameter schema of a notebook (its file stem under ``notebooks/``)."""
+    if notebook in SCHEMAS:
+        raise ValueError(f"a schema for notebook {notebook!r} is already registered")
+    SCHEMAS[notebook] = schema = Schema(notebook, dict(params))
+    return schema
+
+
+def schema(notebook: str) -> Schema:
+    from . import schemas  # noqa: F401  (registers every notebook's schema on first use)
+
+    try:
+        return SCHEMAS[notebook]
+    except KeyError:
+        raise ParameterError(
+            f"no parameter schema for notebook {notebook!r}; known notebooks: "
+            f"{', '.join(sorted(SCHEMAS))}") from None
+
+
+def profile_path(profile: str) -> Path:
+    return paths.profiles_dir() / f"{profile}.yml"
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in paths.profiles_dir().glob("*.yml"))
+
+
+def load_profile(profile: str) -> dict[str, dict[str, Any]]:
+    """Read ``params/<profile>.yml`` and validate every notebook's values; return them by notebook.
+
+    Every notebook named must exist and every value must pass its schema; each notebook must give
+    all of its parameters (profiles are complete, so a run never silently falls back on the
+    literals in a notebook).
+    """
+    path = profile_path(profile)
+    if not path.is_file():
+        raise ParameterError(
+            f"unknown profile {profile!r}: no file {path}; available profiles: "
+            f"{', '.join(available_profiles()) or 'none'}")
+    with open(path, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("notebooks"), dict):
+        raise ParameterError(f"profile {path}: expected a mapping with a 'notebooks' mapping")
+    if doc.get("profile") != profile:
+        raise ParameterError(
+            f"profile {path}: its 'profile' key is {doc.get('profile')!r}, expected {profile!r}")
+    extra = set(doc) - {"profile", "description", "notebooks"}
+    if extra:
+        raise ParameterError(f"profile {path}: unknown top-level key(s) {', '.join(sorted(extra))}")
+    out = {}
+    for notebook, values in doc["notebooks"].items():
+        if not (paths.notebooks_dir() / f"{notebook}.md").is_file():
+            raise ParameterError(
+                f"profile {path}: notebook {notebook!r} has no file notebooks/{notebook}.md")
+        out[notebook] = schema(notebook).validate(values or {})
+    return out

@@ -1,0 +1,192 @@
+"""The start and end of a notebook run: validation, seeding, provenance.
+
+A chapter notebook calls :func:`start` once, right after its imports::
+
+    run = facexai.run.start("data_synthetic", globals())
+
+which validates the parameters it was given (literals of its ``parameters`` cell, or the values
+papermill injected from a profile), seeds every random generator, and remembers the start time. The
+build appends a hidden last cell calling :func:`finish`, which writes the run's provenance record
+(profile, parameters, seed, git commit, package versions, wall time, peak memory) to the path in
+``$FACEXAI_RUN_RECORD``; the build stores it in the executed notebook's metadata and shows it on the
+reproducibility page.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import paths
+from .params import ParameterError, schema
+
+#: Packages whose versions go into every provenance record.
+RECORDED_PACKAGES = (
+    "facexai", "numpy", "scipy", "pandas", "matplotlib", "seaborn", "scikit-learn", "torch",
+    "torchvision", "zennit", "captum", "umap-learn", "openTSNE", "papermill", "jupyter-book",
+)
+
+# Names an IPython kernel defines by itself; never parameters.
+_KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+_current: "Run | None" = None
+
+
+@dataclass
+class Run:
+    """A notebook run in progress: its validated parameters and where its outputs go."""
+
+    notebook: str
+    params: dict[str, Any]
+    profile: str
+    started: float = field(default_factory=time.time)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.params[name]
+        except KeyError:
+            raise AttributeError(f"run of {self.notebook!r} has no parameter {name!r}") from None
+
+    @property
+    def seed(self) -> int | None:
+        return self.params.get("seed")
+
+    @property
+    def figures_dir(self) -> Path:
+        return paths.figures_dir(self.notebook)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy's global generator and, if it is imported, torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def _parameters_in(namespace: Mapping[str, Any], notebook: str) -> dict[str, Any]:
+    """The notebook's parameters among a namespace's globals; unknown plain values are an error."""
+    known = schema(notebook).params
+    found, unknown = {}, []
+    for name, value in namespace.items():
+        if name.startswith("_") or name in _KERNEL_NAMES:
+            continue
+        if isinstance(value, (ModuleType, type)) or callable(value):
+            continue
+        if name in known:
+            found[name] = value
+        else:
+            unknown.append(name)
+    if unknown:
+        # A plain value that is neither a parameter nor an import is most likely a misspelt
+        # parameter injected by papermill, which would otherwise be silently ignored.
+        try:
+            schema(notebook).validate({unknown[0]: None}, partial=True)
+        except ParameterError as err:
+            raise ParameterError(f"{err} (a plain value defined before facexai.run.start: "
+                                 "misspelt in the profile or the parameters cell?)") from None
+    return found
+
+
+def start(notebook: str, namespace: Mapping[str, Any] | None = None, **values: Any) -> Run:
+    """Validate a notebook's parameters, seed everything and start the clock.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's name (file stem), which selects its schema.
+    namespace : mapping, optional
+        The notebook's ``globals()``: every parameter of the schema is read from it, and any other
+        plain value in it is reported as an unknown parameter.
+    **values
+        Parameters given directly (used instead of, or on top of, ``namespace``).
+    """
+    global _current
+    given = dict(_parameters_in(namespace, notebook)) if namespace is not None else {}
+    given.update(values)
+    params = schema(notebook).validate(given)
+    if "seed" in params:
+        seed_everything(params["seed"])
+    _current = Run(notebook=notebook, params=params,
+                   profile=os.environ.get("FACEXAI_PROFILE", "interactive"))
+    return _current
+
+
+def current() -> Run:
+    """The run started by :func:`start` in this process."""
+    if _current is None:
+        raise RuntimeError("no notebook run started: call facexai.run.start(name, globals()) first")
+    return _current
+
+
+def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, str]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """``<sha>`` of HEAD, with ``+dirty`` when tracked files differ; ``unknown`` outside git."""
+    cwd = cwd or paths.root()
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty else "")
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process and of its finished children, in MiB (Linux)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024.0
+
+
+def record(run: Run | None = None) -> dict[str, Any]:
+    """The provenance record of a run, as plain JSON-able data."""
+    run = run or current()
+    return {
+        "notebook": run.notebook,
+        "profile": run.profile,
+        "parameters": run.params,
+        "seed": run.seed,
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(run.started)),
+        "wall_time_s": round(time.time() - run.started, 3),
+        "peak_memory_mb": round(peak_memory_mb(), 1),
+    }
+
+
+def finish() -> dict[str, Any]:
+    """Write the provenance record to ``$FACEXAI_RUN_RECORD`` (if set) and return it."""
+    rec = record()
+    target = os.environ.get("FACEXAI_RUN_RECORD")
+    if target:
+        paths.write_text_atomic(target, json.dumps(rec, indent=1, sort_keys=True))
+    return rec
+
+
+__all__ = ["Run", "start", "finish", "current", "record", "seed_everything", "ParameterError"]
