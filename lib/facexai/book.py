@@ -84,6 +84,19 @@ def _kernel_env(profile: str, notebook: str, record_path: Path) -> dict[str, str
     return env
 
 
+def _code_cell_number(nb: nbformat.NotebookNode, index: int) -> str:
+    """Name a cell as a reader of the text notebook counts it: "code cell N" (papermill's own
+    injected-parameters cell and the build's hidden finish cell are not the author's)."""
+    # papermill prepends an error banner to a failed notebook after recording the cell index
+    cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+    cell = cells[index]
+    if cell.source == FINISH_CELL:
+        return "the build's closing cell (facexai.run.finish: was facexai.run.start called?)"
+    n = sum(1 for c in cells[:index + 1] if c.cell_type == "code"
+            and "injected-parameters" not in c.metadata.get("tags", []))
+    return f"code cell {n}"
+
+
 def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profile: str) -> dict:
     """Execute one text notebook with papermill; write the executed copy atomically to ``out``.
 
@@ -102,8 +115,9 @@ def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profil
     record_path.unlink(missing_ok=True)
     failed = out.parent.parent / "failed" / out.name
     saved_env = dict(os.environ)
+    kernel_env = _kernel_env(profile, name, record_path)  # before clearing: it reads the paths
     os.environ.clear()
-    os.environ.update(_kernel_env(profile, name, record_path))
+    os.environ.update(kernel_env)
     try:
         with paths.atomic_path(out, suffix=".ipynb") as tmp:
             try:
@@ -114,9 +128,10 @@ def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profil
                 failed.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(tmp, failed)
                 first = err.source.strip().splitlines()[0] if err.source.strip() else ""
+                where = _code_cell_number(nbformat.read(failed, as_version=4), err.cell_index)
                 raise BuildError(
-                    f"notebook {name!r} ({source}) failed in cell {err.exec_count} "
-                    f"(cell index {err.cell_index}, starting {first!r}): {err.ename}: {err.evalue}\n"
+                    f"notebook {name!r} ({source}) failed in {where} (starting {first!r}): "
+                    f"{err.ename}: {err.evalue}\n"
                     f"the executed notebook up to the error is in {failed}") from None
             executed = nbformat.read(tmp, as_version=4)
             if not record_path.is_file():

@@ -112,12 +112,13 @@ class Schema:
             raise ParameterError(
                 f"notebook {self.notebook!r}: unknown parameter {k!r}{hint}; "
                 f"known parameters: {', '.join(self.params)}")
+        checked = {k: p.check(f"notebook {self.notebook!r}, parameter {k!r}", values[k])
+                   for k, p in self.params.items() if k in values}
         missing = [k for k in self.params if k not in values]
         if missing and not partial:
             raise ParameterError(
                 f"notebook {self.notebook!r}: missing parameter(s) {', '.join(missing)}")
-        return {k: p.check(f"notebook {self.notebook!r}, parameter {k!r}", values[k])
-                for k, p in self.params.items() if k in values}
+        return checked
 
 
 SCHEMAS: dict[str, Schema] = {}
