@@ -1,0 +1,609 @@
+"""Psychological attributes of SynthFaces, rated by a simulated panel as in the 10k US Adult Faces DB.
+
+The 10k US Adult Faces database (Bainbridge, Isola & Oliva 2013) has 20 bipolar attribute pairs
+(40 columns). Each image was rated on 1 (not at all) - 9 (extremely) by 15 raters on the attribute
+and by another 15 on its antonym; the "Final Values" sheet holds the per-image means. This module
+gives SynthFaces the same 40 columns, with one difference that makes the study possible: here we
+*know* what drives each judgement.
+
+One table, :data:`PAIR_TABLE`, is the single source of truth. For each pair it gives the latent
+score as a linear function of **generator factors** (identity fields, Action Units and two derived
+factors, all standardised; see :data:`FACTORS`), with a one-line rationale from the
+face-perception literature (or marked as an assumption), plus the size of an idiosyncratic
+per-face term and the mean rating and target reliability of each of its two columns. Everything
+else (:func:`driver_table`, :func:`driving_regions`, :func:`region_weights`, the rating model) is
+derived from it and from :data:`FACTOR_REGIONS`, so a driver is never typed twice.
+
+Rating model, for image ``i`` and column ``c`` of pair ``p`` (sign ``s = +1`` for the attribute,
+``-1`` for the antonym)::
+
+    z_p   = sum_f w_pf x_if + idio_p e_ip          (x: standardised factors, e ~ N(0, 1))
+    z_c   = s z_p + COLUMN_IDIO e_ic               (antonyms are not perfect mirror images)
+    m_c   = 1 + 8 sigmoid(a_c + b_c z_c)           (noise-free mean rating, strictly in (1, 9))
+    r_icj = clip(round(m_c + bias_cj + rater_noise sd_cj eps_icj), 1, 9)   for rater j of column c
+
+``a_c`` puts an average neutral face at the column's mean rating; ``b_c`` is set so that the
+expected split-half reliability of a 15-rater mean equals the column's target (the "Human" column
+of Paper 3's comparison table, whose provenance is unknown; see papers.md), so noise ceilings range
+from about 0.2 (unfamiliar) to 0.85 (happy) as in the real data. Weak attributes (memorable,
+typical, common, familiar) are weak because faces differ little on them relative to rater noise.
+
+Randomness comes from :func:`~facexai.synth.factors.rng_for` on ``STREAM_RATERS``: the rater panel
+(bias and noise level of each rater) from a key that depends only on the seed, and everything
+about image ``i`` from key ``i``, so the ratings of an image do not depend on which other images
+are rated. Raters are drawn row by row, so the first ``k`` raters of a larger panel are the panel
+of size ``k``.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .factors import AUS, STREAM_RATERS, FaceParams, rng_for
+
+# --------------------------------------------------------------------------------------------
+# Columns and pairs
+# --------------------------------------------------------------------------------------------
+
+#: The 40 columns of the "Final Values" sheet, in the database's order.
+ATTRIBUTE_COLUMNS: tuple[str, ...] = (
+    "atypical", "boring", "calm", "cold", "common", "confident", "egotistic", "emotUnstable",
+    "forgettable", "intelligent", "introverted", "kind", "responsible", "trustworthy",
+    "unattractive", "unemotional", "unfamiliar", "unfriendly", "unhappy", "weird",
+    "aggressive", "attractive", "caring", "emotStable", "emotional", "familiar", "friendly",
+    "happy", "humble", "interesting", "irresponsible", "mean", "memorable", "normal", "sociable",
+    "typical", "uncertain", "uncommon", "unintelligent", "untrustworthy",
+)
+
+# Mirrors facexai.regions.REGIONS (subject's sides). Not imported: the renderer owns that module
+# and this one must work without it; a test checks every name used here is one of these.
+_REGION_NAMES: tuple[str, ...] = (
+    "background", "hair", "forehead", "right_brow", "left_brow", "right_eye", "left_eye", "nose",
+    "mouth", "right_cheek", "left_cheek", "chin_jaw",
+)
+_BROWS, _EYES = ("right_brow", "left_brow"), ("right_eye", "left_eye")
+_CHEEKS = ("right_cheek", "left_cheek")
+
+
+def _regions(*names: str | tuple[str, ...]) -> tuple[str, ...]:
+    """Flatten, deduplicate and put region names in the canonical order."""
+    flat = {n for item in names for n in ((item,) if isinstance(item, str) else item)}
+    unknown = flat - set(_REGION_NAMES)
+    if unknown:
+        raise ValueError(f"unknown region(s) {sorted(unknown)}; known: {_REGION_NAMES}")
+    return tuple(r for r in _REGION_NAMES if r in flat)
+
+
+# --------------------------------------------------------------------------------------------
+# Factors
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Factor:
+    """One generator factor as the raters see it: ``(value - center) / scale``, and where it shows."""
+
+    name: str
+    center: float
+    scale: float
+    regions: tuple[str, ...]
+    doc: str
+
+
+# Shape fields whose distance from the average face is "distinctiveness", with their population
+# SDs (factors.sample_identity). Inside distinctiveness the jaw is measured relative to the
+# sex-typical jaw, because the sampler widens jaws with masculinity and a wide jaw on a masculine
+# face is typical, not distinctive.
+_SHAPE_SD = {"face_width": 0.44, "face_length": 0.44, "jaw_width": 0.40, "eye_size": 0.44,
+             "eye_spacing": 0.35, "nose_length": 0.44, "nose_width": 0.44, "lip_fullness": 0.44}
+_JAW_PER_MASCULINITY = 0.8  # sample_identity: jaw = 0.8 (masculinity - 0.5) + N(0, 0.35)
+_JAW_RESIDUAL_SD = 0.35
+
+# Identity factors are standardised with the population moments of factors.sample_identity (a test
+# checks them), so weights are comparable across factors. AUs are *not* standardised against a
+# population, because the expression mix is a dataset choice: 0 = neutral and one unit = 0.3
+# intensity, about the SD of one AU over a CK+-like mix of prototypes.
+_AU_UNIT = 0.3
+_AU_REGIONS = {  # FACS anatomy, subject's sides
+    1: ("forehead", _BROWS), 2: ("forehead", _BROWS), 4: (_BROWS, "forehead"),
+    5: (_EYES,), 6: (_EYES, _CHEEKS), 7: (_EYES,), 9: ("nose",), 10: ("mouth", "nose"),
+    12: ("mouth", _CHEEKS), 14: ("mouth", _CHEEKS), 15: ("mouth",), 17: ("mouth", "chin_jaw"),
+    20: ("mouth", _CHEEKS), 23: ("mouth",), 25: ("mouth",), 26: ("mouth", "chin_jaw"),
+}
+_AU_NAMES = {1: "inner brow raiser", 2: "outer brow raiser", 4: "brow lowerer", 5: "upper lid raiser",
+             6: "cheek raiser", 7: "lid tightener", 9: "nose wrinkler", 10: "upper lip raiser",
+             12: "lip corner puller", 14: "dimpler", 15: "lip corner depressor", 17: "chin raiser",
+             20: "lip stretcher", 23: "lip tightener", 25: "lips part", 26: "jaw drop"}
+
+_SHAPE_REGIONS = {
+    "face_width": (_CHEEKS, "chin_jaw"), "face_length": ("forehead", "chin_jaw"),
+    "jaw_width": ("chin_jaw",), "eye_size": (_EYES,), "eye_spacing": (_EYES, "nose"),
+    "nose_length": ("nose",), "nose_width": ("nose",), "lip_fullness": ("mouth",),
+}
+
+#: Every factor the rating model can use, in the column order of :func:`factor_vector`.
+FACTORS: tuple[Factor, ...] = (
+    Factor("age", 42.6, 14.6, _regions("forehead", _EYES, _CHEEKS, "hair"),
+           "years; wrinkles, crow's feet, nasolabial folds, sag, greying"),
+    Factor("masculinity", 0.5, 0.27, _regions(_BROWS, "forehead", "chin_jaw"),
+           "0-1; brow thickness, brow ridge, jaw"),
+    *(Factor(name, 0.0, sd, _regions(*_SHAPE_REGIONS[name]), "shape, about -1..1, 0 = average")
+      for name, sd in _SHAPE_SD.items()),
+    Factor("brow_thickness", 0.5, 0.18, _regions(_BROWS), "0-1"),
+    Factor("skin_tone", 0.42, 0.225, _regions("forehead", "nose", _CHEEKS, "chin_jaw"),
+           "0 light - 1 dark; drives no attribute on purpose (a null factor)"),
+    Factor("hair_length", 0.48, 0.25, _regions("hair"), "0 cropped - 1 long"),
+    Factor("hair_color", 0.5, 0.29, _regions("hair"),
+           "0 blond - 1 black; drives no attribute (null)"),
+    Factor("glasses", 0.2, 0.4, _regions(_EYES, "nose"), "0/1"),
+    Factor("stubble", 0.07, 0.17, _regions("mouth", _CHEEKS, "chin_jaw"), "0-1"),
+    Factor("asymmetry", 0.23, 0.15, _regions(_BROWS, _EYES, "nose", "mouth", "chin_jaw"),
+           "0-1 magnitude of left/right differences (eye, brow, mouth corner, nose tip, jaw)"),
+    Factor("distinctiveness", 0.97, 0.23, _regions(*(r for v in _SHAPE_REGIONS.values() for r in v)),
+           "RMS distance of the standardised shape fields from the average face (derived)"),
+    Factor("expressiveness", 0.0, 1.0, _regions(*(r for v in _AU_REGIONS.values() for r in v)),
+           "sum of AU intensities: overall facial activity (derived; 0 = neutral)"),
+    *(Factor(f"AU{au}", 0.0, _AU_UNIT, _regions(*_AU_REGIONS[au]), _AU_NAMES[au]) for au in AUS),
+)
+
+#: Factor names, in the column order of :func:`factor_vector`.
+FACTOR_NAMES: tuple[str, ...] = tuple(f.name for f in FACTORS)
+#: Face regions in which each factor shows (region names of ``facexai.regions.REGIONS``).
+FACTOR_REGIONS: dict[str, tuple[str, ...]] = {f.name: f.regions for f in FACTORS}
+
+
+def _raw_factors(p: FaceParams) -> list[float]:
+    """Unstandardised factor values of one face, in FACTOR_NAMES order."""
+    ident = p.identity
+    shape = [getattr(ident, n) / sd for n, sd in _SHAPE_SD.items() if n != "jaw_width"]
+    typical_jaw = _JAW_PER_MASCULINITY * (ident.masculinity - 0.5)
+    shape.append((ident.jaw_width - typical_jaw) / _JAW_RESIDUAL_SD)
+    au = p.au
+    values = {"distinctiveness": float(np.sqrt(np.mean(np.square(shape)))),
+              "expressiveness": float(au.sum()),
+              **{f"AU{a}": float(v) for a, v in zip(AUS, au)}}
+    return [values[f.name] if f.name in values else float(getattr(ident, f.name)) for f in FACTORS]
+
+
+_CENTER = np.array([f.center for f in FACTORS])
+_SCALE = np.array([f.scale for f in FACTORS])
+
+
+def factor_vector(params_list: Sequence[FaceParams]) -> np.ndarray:
+    """Standardised factor values, shape ``(N, len(FACTORS))``, columns in :data:`FACTOR_NAMES` order.
+
+    Standardisation uses the fixed constants of :data:`FACTORS`, never batch statistics, so a
+    face's vector does not depend on the other faces in the batch.
+    """
+    raw = np.array([_raw_factors(p) for p in params_list], dtype=float).reshape(-1, len(FACTORS))
+    return (raw - _CENTER) / _SCALE
+
+
+# --------------------------------------------------------------------------------------------
+# The pair table (single source of truth)
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pair:
+    """One bipolar pair: its latent score as a linear function of factors, and its two columns.
+
+    Attributes
+    ----------
+    attribute, antonym : str
+        Column names; the latent score rises with ``attribute`` and falls with ``antonym``.
+    drivers : tuple of (factor name, weight)
+        Weights on standardised factors (:data:`FACTORS`).
+    rationale : str
+        Why these drivers, with a citation or marked as an assumption.
+    idio : float
+        SD of the per-face idiosyncratic term shared by both columns: what raters agree on but
+        no generator factor explains (so no attribute is a deterministic function of the image).
+    center : (float, float)
+        Mean rating of an average neutral face, (attribute, antonym).
+    reliability : (float, float)
+        Target split-half reliability of a 15-rater mean, (attribute, antonym): Paper 3's
+        "Human" column.
+    """
+
+    attribute: str
+    antonym: str
+    drivers: tuple[tuple[str, float], ...]
+    rationale: str
+    idio: float
+    center: tuple[float, float]
+    reliability: tuple[float, float]
+
+
+def _p(attribute, antonym, drivers, rationale, idio, center, reliability) -> Pair:
+    return Pair(attribute, antonym, tuple(drivers.items()), rationale, idio, center, reliability)
+
+
+#: The 20 pairs, in the order of papers.md.
+PAIR_TABLE: tuple[Pair, ...] = (
+    _p("attractive", "unattractive",
+       {"age": -0.40, "asymmetry": -0.35, "distinctiveness": -0.30, "eye_size": 0.30, "AU12": 0.25},
+       "Youth, symmetry and averageness raise attractiveness (Langlois & Roggman 1990; Rhodes 2006), "
+       "so do large eyes and a smile.", 0.35, (4.5, 4.3), (0.72, 0.62)),
+    _p("happy", "unhappy", {"AU12": 0.65, "AU6": 0.35, "AU15": -0.30, "AU1": -0.15},
+       "Happiness is the Duchenne smile (AU6+AU12); sadness pulls the lip corners down and raises "
+       "the inner brow (AU15, AU1; FACS, Ekman & Friesen 1978).", 0.15, (4.6, 3.9), (0.84, 0.75)),
+    _p("friendly", "unfriendly",
+       {"AU12": 0.55, "AU6": 0.20, "AU4": -0.30, "AU23": -0.20, "masculinity": -0.15},
+       "Approachability (the valence dimension of Oosterhof & Todorov 2008) is read from smiles, "
+       "and lost with anger cues (AU4, AU23); feminine faces look friendlier.",
+       0.20, (5.0, 3.8), (0.78, 0.72)),
+    _p("sociable", "introverted",
+       {"AU12": 0.45, "AU25": 0.25, "AU6": 0.20, "eye_size": 0.15, "age": -0.15},
+       "Extraversion is judged from smiling, animated, open-mouthed faces (Borkenau et al. 2009); "
+       "youthful large-eyed faces look outgoing (assumption).", 0.30, (5.0, 4.4), (0.74, 0.50)),
+    _p("kind", "mean", {"AU12": 0.45, "AU4": -0.30, "AU10": -0.20, "masculinity": -0.15},
+       "Warmth overgeneralises from emotion (Montepare & Dobish 2003): smiles read kind, frowns "
+       "(AU4) and sneers (AU10) read mean.", 0.30, (5.2, 3.7), (0.72, 0.69)),
+    _p("caring", "cold",
+       {"AU12": 0.35, "AU1": 0.20, "AU6": 0.20, "AU14": -0.30, "masculinity": -0.20},
+       "Concern shows as the inner-brow raise (AU1) and warmth as a smile; the contempt dimple "
+       "(AU14, Ekman & Friesen 1986) reads cold.", 0.30, (5.0, 4.0), (0.72, 0.71)),
+    _p("trustworthy", "untrustworthy",
+       {"AU12": 0.40, "AU2": 0.15, "AU4": -0.30, "AU15": -0.20, "masculinity": -0.15},
+       "Trustworthiness is the valence dimension (Oosterhof & Todorov 2008): raised brows and mouth "
+       "corners vs lowered brows and corners; feminine faces are trusted more.",
+       0.35, (5.1, 3.9), (0.62, 0.60)),
+    _p("responsible", "irresponsible", {"age": 0.35, "glasses": 0.30, "stubble": -0.20},
+       "Assumption: maturity (age) and glasses (Thornton 1944) read as conscientious, stubble as "
+       "less groomed.", 0.35, (5.4, 3.6), (0.58, 0.55)),
+    _p("confident", "uncertain",
+       {"masculinity": 0.30, "jaw_width": 0.20, "AU12": 0.20, "AU1": -0.25, "AU20": -0.25},
+       "Dominance (Oosterhof & Todorov 2008: masculine, wide-jawed faces) without fear or worry "
+       "cues (AU20, AU1), which lower perceived dominance (Knutson 1996).",
+       0.35, (5.3, 4.0), (0.55, 0.45)),
+    _p("humble", "egotistic", {"AU14": -0.40, "masculinity": -0.25, "jaw_width": -0.15, "AU12": 0.15},
+       "Assumption: a smirk (AU14, the contempt dimple) reads arrogant and dominance cues "
+       "(masculinity, wide jaw) self-assured.", 0.35, (4.9, 4.1), (0.55, 0.52)),
+    _p("emotStable", "emotUnstable",
+       {"expressiveness": -0.25, "AU20": -0.25, "AU1": -0.20, "AU4": -0.20, "age": 0.20},
+       "Assumption: instability is read from negative-affect cues (fear AU20, worry AU1, frown AU4) "
+       "and agitation; mature faces look steadier.", 0.35, (5.5, 3.7), (0.53, 0.50)),
+    _p("normal", "weird", {"distinctiveness": -0.45, "asymmetry": -0.30},
+       "Faces near the average shape and symmetric look normal (Vokey & Read 1992; Rhodes 2006).",
+       0.35, (6.0, 3.6), (0.49, 0.52)),
+    _p("intelligent", "unintelligent", {"glasses": 0.45, "age": 0.15, "AU26": -0.20},
+       "Glasses are a classic intelligence stereotype (Thornton 1944); a slack dropped jaw (AU26) "
+       "reads dull (assumption).", 0.35, (5.3, 3.42), (0.49, 0.43)),
+    _p("interesting", "boring", {"distinctiveness": 0.30, "expressiveness": 0.25},
+       "Assumption: distinctive and expressive faces hold attention.",
+       0.35, (4.8, 4.5), (0.42, 0.39)),
+    _p("calm", "aggressive",
+       {"expressiveness": -0.35, "AU4": -0.35, "AU23": -0.30, "jaw_width": -0.25,
+        "masculinity": -0.20, "face_width": -0.15},
+       "Calm is little facial activity; threat is anger AUs (AU4, AU23) on a dominant masculine "
+       "face (Oosterhof & Todorov 2008), wide faces look aggressive (Carré et al. 2009).",
+       0.25, (5.4, 3.7), (0.41, 0.65)),
+    _p("emotional", "unemotional", {"expressiveness": 0.70},
+       "Emotionality is read from overall facial activity (total AU intensity).", 0.25,
+       (4.3, 4.8), (0.33, 0.56)),
+    _p("memorable", "forgettable", {"distinctiveness": 0.35},
+       "Distinctive faces are remembered better (Light et al. 1979; Vokey & Read 1992); people agree "
+       "little on judged memorability (Bainbridge et al. 2013), so this attribute is weak.",
+       0.40, (4.4, 4.8), (0.30, 0.27)),
+    _p("typical", "atypical", {"distinctiveness": -0.40, "asymmetry": -0.10},
+       "Typicality is closeness to the average face (Vokey & Read 1992); weak, like the real data.",
+       0.40, (5.5, 4.0), (0.28, 0.24)),
+    _p("common", "uncommon", {"distinctiveness": -0.30, "glasses": -0.10},
+       "Assumption: like typicality (average faces look common), weaker; glasses mark a face out.",
+       0.40, (5.3, 4.2), (0.25, 0.27)),
+    _p("familiar", "unfamiliar", {"distinctiveness": -0.20, "AU12": 0.20},
+       "Typical faces feel familiar (Vokey & Read 1992) and a smile is a cue to familiarity "
+       "(Baudouin et al. 2000); the weakest attribute, as in the real data.",
+       0.40, (4.5, 5.0), (0.24, 0.18)),
+)
+
+#: The 20 (attribute, antonym) pairs.
+PAIRS: tuple[tuple[str, str], ...] = tuple((p.attribute, p.antonym) for p in PAIR_TABLE)
+
+# --------------------------------------------------------------------------------------------
+# Rating model constants, derived once from the table
+# --------------------------------------------------------------------------------------------
+
+N_RATERS = 15              #: raters per column in the database
+COLUMN_IDIO = 0.30         #: SD of the per-face term of one column (attribute and antonym differ)
+RATER_NOISE = 1.5          #: typical SD of one rater's rating around the panel consensus
+RATER_NOISE_SPREAD = 0.3   #: log-SD of the noise level across raters (some raters are sloppier)
+RATER_BIAS_SD = 0.6        #: SD of leniency across raters, rating points
+_PANEL_KEY = 2 ** 40       # generator key of the panel: depends on the seed only, never an image
+
+_COL = {c: k for k, c in enumerate(ATTRIBUTE_COLUMNS)}
+_PAIR_OF_COL = np.empty(40, dtype=int)
+_SIGN = np.empty(40)
+_A = np.empty(40)
+_B = np.empty(40)
+_W = np.zeros((len(PAIR_TABLE), len(FACTORS)))
+_IDIO = np.array([p.idio for p in PAIR_TABLE])
+# Per-rating noise variance in rating points: E[sd^2] over raters plus uniform rounding error.
+_NOISE_VAR = RATER_NOISE ** 2 * np.exp(2 * RATER_NOISE_SPREAD ** 2) + 1 / 12
+for _k, _pair in enumerate(PAIR_TABLE):
+    for _name, _w in _pair.drivers:
+        _W[_k, FACTOR_NAMES.index(_name)] = _w
+    # Nominal latent SD if the factors were independent with unit variance.
+    _sd_z = np.sqrt(np.sum(_W[_k] ** 2) + _pair.idio ** 2 + COLUMN_IDIO ** 2)
+    for _col, _sign, _center, _rel in zip((_pair.attribute, _pair.antonym), (1.0, -1.0),
+                                          _pair.center, _pair.reliability):
+        _c = _COL[_col]
+        _s0 = (_center - 1) / 8
+        # Reliability of a mean of n raters = n S^2 / (n S^2 + noise var): solve for the signal SD S
+        # in rating points, then for the logistic slope that gives it around the centre.
+        _signal_sd = np.sqrt(_NOISE_VAR * _rel / (N_RATERS * (1 - _rel)))
+        _PAIR_OF_COL[_c], _SIGN[_c] = _k, _sign
+        _A[_c] = np.log(_s0 / (1 - _s0))
+        _B[_c] = _signal_sd / (8 * _s0 * (1 - _s0) * _sd_z)
+assert sorted(_PAIR_OF_COL) == sorted(list(range(20)) * 2), "every pair must own exactly two columns"
+
+
+# --------------------------------------------------------------------------------------------
+# Derived views of the table
+# --------------------------------------------------------------------------------------------
+
+def _pair_of(attribute: str) -> tuple[Pair, float]:
+    if attribute not in _COL:
+        close = difflib.get_close_matches(attribute, ATTRIBUTE_COLUMNS, n=3)
+        raise KeyError(f"unknown attribute {attribute!r}" + (f"; did you mean {close}?" if close else
+                                                               f"; known: {ATTRIBUTE_COLUMNS}"))
+    c = _COL[attribute]
+    return PAIR_TABLE[_PAIR_OF_COL[c]], float(_SIGN[c])
+
+
+def drivers(attribute: str) -> tuple[tuple[str, float], ...]:
+    """``(factor, weight)`` driving ``attribute``, signed for that column (antonyms reversed)."""
+    pair, sign = _pair_of(attribute)
+    return tuple((f, sign * w) for f, w in pair.drivers)
+
+
+def driving_regions(attribute: str) -> tuple[str, ...]:
+    """Face regions in which the drivers of ``attribute`` show, in canonical region order."""
+    return _regions(*(FACTOR_REGIONS[f] for f, _ in drivers(attribute)))
+
+
+def region_weights(attribute: str) -> pd.Series:
+    """How much each region drives ``attribute``: a region-level ground-truth relevance map.
+
+    Each driver's ``|weight|`` is spread evenly over the regions it shows in; the result sums to 1
+    and has one entry per region name (zero where no driver shows).
+    """
+    out = pd.Series(0.0, index=list(_REGION_NAMES), name=attribute)
+    for f, w in drivers(attribute):
+        regions = FACTOR_REGIONS[f]
+        out[list(regions)] += abs(w) / len(regions)
+    return out / out.sum()
+
+
+def driver_table() -> pd.DataFrame:
+    """One row per column (ATTRIBUTE_COLUMNS order): its pair, drivers, regions and rationale."""
+    rows = []
+    for col in ATTRIBUTE_COLUMNS:
+        pair, sign = _pair_of(col)
+        side = 0 if sign > 0 else 1
+        rows.append({
+            "attribute": col,
+            "antonym": pair.antonym if side == 0 else pair.attribute,
+            "pair": f"{pair.attribute}-{pair.antonym}",
+            "sign": int(sign),
+            "drivers": " ".join(f"{w:+.2f}*{f}" for f, w in drivers(col)),
+            "regions": ", ".join(driving_regions(col)),
+            "idiosyncratic_sd": pair.idio,
+            "center": pair.center[side],
+            "target_reliability": pair.reliability[side],
+            "rationale": pair.rationale,
+        })
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Rating
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ratings:
+    """Simulated ratings of N images.
+
+    Attributes
+    ----------
+    raw : ndarray of int8, shape (N, 40, n_raters)
+        Integer ratings 1..9, columns in ATTRIBUTE_COLUMNS order (the "All Data" sheet).
+    means : DataFrame (N x 40)
+        Mean over raters (the "Final Values" sheet), indexed by image index.
+    sds : DataFrame (N x 40)
+        Sample SD over raters (the "StDev Values" sheet).
+    expected : DataFrame (N x 40)
+        Noise-free mean rating ``m`` (an infinite unbiased panel, before rounding): the truth a
+        perfect model of the panel would approach.
+    """
+
+    raw: np.ndarray
+    means: pd.DataFrame
+    sds: pd.DataFrame
+    expected: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format: one row per (image, attribute, rater) with the integer rating."""
+        n, c, r = self.raw.shape
+        idx = pd.MultiIndex.from_product([self.means.index, ATTRIBUTE_COLUMNS, range(r)],
+                                         names=["image", "attribute", "rater"])
+        return pd.DataFrame({"rating": self.raw.reshape(-1)}, index=idx).reset_index()
+
+    def reliability(self, n_splits: int = 50, seed: int = 0) -> pd.Series:
+        """Split-half reliability of each column (see :func:`split_half_reliability`)."""
+        return split_half_reliability(self.raw, n_splits=n_splits, seed=seed)
+
+
+def _check_indices(indices: Iterable[int] | None, n: int) -> np.ndarray:
+    idx = np.arange(n) if indices is None else np.asarray(list(indices), dtype=np.int64)
+    if idx.shape != (n,):
+        raise ValueError(f"indices has {idx.size} entries for {n} faces")
+    if n and idx.min() < 0:
+        raise ValueError("indices must be non-negative")
+    return idx
+
+
+def rate_factors(x: np.ndarray, seed: int, indices: Iterable[int] | None = None,
+                 n_raters: int = N_RATERS, rater_noise: float = 1.0) -> Ratings:
+    """Rate faces given their standardised factor vectors (see :func:`rate`).
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, len(FACTORS))
+        Output of :func:`factor_vector` (possibly edited, to move one factor alone).
+    seed : int
+        Dataset seed; with ``indices`` it fixes every random draw.
+    indices : iterable of int, optional
+        Image index of each row (default ``0..N-1``); image ``i`` is rated identically in any batch.
+    n_raters : int
+        Raters per column (15 in the database), at least 2.
+    rater_noise : float
+        Multiplier of every rater's noise SD: 0 gives raters who differ only by leniency.
+    """
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] != len(FACTORS):
+        raise ValueError(f"x must have shape (N, {len(FACTORS)}), got {x.shape}")
+    if n_raters < 2:
+        raise ValueError(f"n_raters must be at least 2 (for SDs and split halves), got {n_raters}")
+    if rater_noise < 0:
+        raise ValueError(f"rater_noise must be >= 0, got {rater_noise}")
+    idx = _check_indices(indices, len(x))
+    # Panel: row j = rater j of every column (bias, log noise level), so panels nest.
+    panel = rng_for(seed, _PANEL_KEY, STREAM_RATERS).standard_normal((n_raters, 2, 40))
+    bias = RATER_BIAS_SD * panel[:, 0]
+    sd = RATER_NOISE * np.exp(RATER_NOISE_SPREAD * panel[:, 1])
+    n_pairs = len(PAIR_TABLE)
+    e_pair, e_col = np.empty((len(x), n_pairs)), np.empty((len(x), 40))
+    eps = np.empty((len(x), n_raters, 40))
+    for row, k in enumerate(idx):
+        g = rng_for(seed, int(k), STREAM_RATERS)
+        e_pair[row], e_col[row], eps[row] = g.standard_normal(n_pairs), g.standard_normal(40), \
+            g.standard_normal((n_raters, 40))
+    z_pair = x @ _W.T + _IDIO * e_pair
+    z = _SIGN * z_pair[:, _PAIR_OF_COL] + COLUMN_IDIO * e_col
+    m = 1 + 8 / (1 + np.exp(-(_A + _B * z)))
+    ratings = np.clip(np.rint(m[:, None, :] + bias + rater_noise * sd * eps), 1, 9)
+    raw = np.ascontiguousarray(ratings.transpose(0, 2, 1)).astype(np.int8)
+    index = pd.Index(idx, name="image")
+    frame = lambda a: pd.DataFrame(a, index=index, columns=list(ATTRIBUTE_COLUMNS))  # noqa: E731
+    return Ratings(raw=raw, means=frame(raw.mean(axis=2)), sds=frame(raw.std(axis=2, ddof=1)),
+                   expected=frame(m))
+
+
+def rate(params_list: Sequence[FaceParams], seed: int, indices: Iterable[int] | None = None,
+         n_raters: int = N_RATERS, rater_noise: float = 1.0) -> Ratings:
+    """Rate faces on the 40 attribute columns with a simulated panel.
+
+    Parameters
+    ----------
+    params_list : sequence of FaceParams
+        The faces (no rendering needed: raters see the generator factors).
+    seed : int
+        Dataset seed: fixes the panel and, with ``indices``, every per-image draw.
+    indices : iterable of int, optional
+        Image index of each face (default ``0..N-1``). Rating image ``i`` alone gives the same
+        result as rating it in any batch.
+    n_raters : int
+        Raters per column; the database has 15 on the attribute and another 15 on the antonym.
+    rater_noise : float
+        Multiplier of every rater's noise SD (1 = the default panel, 0 = noiseless raters).
+
+    Returns
+    -------
+    Ratings
+    """
+    return rate_factors(factor_vector(params_list), seed, indices, n_raters, rater_noise)
+
+
+# --------------------------------------------------------------------------------------------
+# Reliability
+# --------------------------------------------------------------------------------------------
+
+def split_half_reliability(raw: np.ndarray | Ratings, n_splits: int = 50, seed: int = 0) -> pd.Series:
+    """Spearman-Brown corrected split-half reliability of the rater mean, per column.
+
+    For each of ``n_splits`` random splits of the raters into halves (7 and 8 of 15), correlate
+    the two half-panel means across images (Pearson) and correct to the full panel with
+    ``2 r / (1 + r)``; return the mean over splits. With unequal halves the correction slightly
+    underestimates. This is the reliability of the full-panel mean: the fraction of its variance
+    that is consensus rather than rater noise.
+
+    Parameters
+    ----------
+    raw : ndarray (N, C, R) or Ratings
+        Ratings of N images on C columns by R raters.
+    n_splits : int
+        Random splits averaged.
+    seed : int
+        Seed of the splits.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by ATTRIBUTE_COLUMNS when C == 40, else by column number; NaN for a column that
+        does not vary across images.
+    """
+    a = np.asarray(raw.raw if isinstance(raw, Ratings) else raw, dtype=float)
+    if a.ndim != 3 or a.shape[2] < 2 or a.shape[0] < 3:
+        raise ValueError(f"raw must have shape (N>=3, C, R>=2), got {a.shape}")
+    n_raters = a.shape[2]
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n_splits, a.shape[1]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for s in range(n_splits):
+            perm = rng.permutation(n_raters)
+            h1 = a[:, :, perm[: n_raters // 2]].mean(axis=2)
+            h2 = a[:, :, perm[n_raters // 2:]].mean(axis=2)
+            h1, h2 = h1 - h1.mean(axis=0), h2 - h2.mean(axis=0)
+            r = (h1 * h2).sum(0) / np.sqrt((h1 ** 2).sum(0) * (h2 ** 2).sum(0))
+            out[s] = 2 * r / (1 + r)
+    index = list(ATTRIBUTE_COLUMNS) if a.shape[1] == 40 else range(a.shape[1])
+    return pd.Series(out.mean(axis=0), index=index, name="split_half_reliability")
+
+
+def noise_ceiling(raw: np.ndarray | Ratings, n_splits: int = 50, seed: int = 0) -> pd.Series:
+    """Highest Pearson r any predictor can expect against the panel means: sqrt(reliability).
+
+    A perfect model predicts the consensus, which correlates with the observed means by the
+    square root of their reliability; compare a model's r with this, not with the reliability.
+    """
+    rel = split_half_reliability(raw, n_splits=n_splits, seed=seed)
+    return np.sqrt(rel.clip(lower=0)).rename("noise_ceiling")
+
+
+# --------------------------------------------------------------------------------------------
+# Age and gender labels for the base models
+# --------------------------------------------------------------------------------------------
+
+#: Adience age groups (years, inclusive), the classes of the age base model.
+ADIENCE_GROUPS: tuple[tuple[int, int], ...] = (
+    (0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 100),
+)
+
+
+def adience_group(age: float) -> int:
+    """Adience group of an exact age.
+
+    Ages inside a group get that group. Adience leaves gaps (e.g. 33-37); an age in a gap goes to
+    the group whose nearest edge is closest, and an age exactly halfway (3, 7, 13.5, 22.5, 35,
+    45.5, 56.5) goes to the younger group. Ages above 100 go to the last group.
+    """
+    age = float(age)
+    if not np.isfinite(age) or age < 0:
+        raise ValueError(f"age must be a finite non-negative number, got {age}")
+    distance = [max(lo - age, 0.0, age - hi) for lo, hi in ADIENCE_GROUPS]
+    return int(np.argmin(distance))  # argmin takes the first minimum: ties go to the younger group
+
+
+def age_gender_labels(params_list: Sequence[FaceParams],
+                      indices: Iterable[int] | None = None) -> pd.DataFrame:
+    """Labels for the base models: exact ``age``, Adience ``age_group`` and ``sex`` (0 f, 1 m)."""
+    idx = _check_indices(indices, len(params_list))
+    ages = [float(p.identity.age) for p in params_list]
+    return pd.DataFrame({"age": ages,
+                         "age_group": [adience_group(a) for a in ages],
+                         "sex": [int(p.identity.sex) for p in params_list]},
+                        index=pd.Index(idx, name="image"))
