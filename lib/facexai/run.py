@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Mapping
 
 import numpy as np
@@ -40,6 +39,10 @@ RECORDED_PACKAGES = (
 
 # Names an IPython kernel defines by itself; never parameters.
 _KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+# What papermill can inject from a YAML profile: scalars and lists. Anything else in a notebook's
+# globals (modules, functions, constant tuples or dicts imported from the library) is not a parameter.
+_PARAMETER_TYPES = (bool, int, float, str, list, type(None))
 
 _current: "Run | None" = None
 
@@ -84,8 +87,8 @@ def _parameters_in(namespace: Mapping[str, Any], notebook: str) -> dict[str, Any
     for name, value in namespace.items():
         if name.startswith("_") or name in _KERNEL_NAMES:
             continue
-        if isinstance(value, (ModuleType, type)) or callable(value):
-            continue
+        if name not in known and not isinstance(value, _PARAMETER_TYPES):
+            continue  # an import (module, function, constant tuple or dict): never a parameter
         if name in known:
             found[name] = value
         else:
