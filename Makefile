@@ -35,7 +35,7 @@ deps: ## install Debian packages the tests need (Chromium for the browser check)
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
-	@chromium --version
+	@chromium --version 2>/dev/null
 
 data: venv ## make the synthetic data the profile needs (reused when present)
 	$(PY) -m facexai data synth --profile $(PROFILE)

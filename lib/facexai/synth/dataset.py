@@ -88,6 +88,21 @@ class SynthFaces:
     def __len__(self) -> int:
         return len(self.images)
 
+    def representatives(self, ages: tuple[float, ...] = (22, 45, 70)) -> list[int]:
+        """One face per (sex, target age): women first, then men, each youngest to oldest.
+
+        For a montage "across ages and sexes": the face of that sex whose age is nearest the
+        target, never the same face twice.
+        """
+        chosen: list[int] = []
+        for sex in (0, 1):
+            pool = self.factors[self.factors["sex"] == sex]
+            for age in ages:
+                left = pool.drop(index=chosen, errors="ignore")
+                if len(left):
+                    chosen.append(int((left["age"] - age).abs().idxmin()))
+        return chosen
+
     def params(self, i: int) -> FaceParams:
         """Regenerate the parameters of face ``i`` (deterministic per face)."""
         return sample_face(self.seed, i, nuisance=nuisance_config(self.meta["nuisance_scale"]))
