@@ -9,7 +9,6 @@ import json
 import os
 import tempfile
 import time
-from pathlib import Path
 
 from . import paths
 
@@ -37,22 +36,12 @@ def book_build_time(profile: str) -> dict:
     """Build the whole book under ``profile`` from a cold data cache, in a scratch folder."""
     from .book import build
 
-    saved = {k: os.environ.get(k) for k in ("FACEXAI_BUILD", "FACEXAI_DATA")}
-    with tempfile.TemporaryDirectory(prefix="facexai-bench-") as scratch:
-        os.environ["FACEXAI_BUILD"] = str(Path(scratch) / "_build")
-        os.environ["FACEXAI_DATA"] = str(Path(scratch) / "data")
-        try:
-            t0 = time.perf_counter()
-            build(profile, log=lambda *a: None)
-            total = time.perf_counter() - t0
-            summary = json.loads((paths.build_dir() / "executed" / profile / "build.json")
-                                 .read_text())
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+    with tempfile.TemporaryDirectory(prefix="facexai-bench-") as scratch, paths.environment(
+            {"FACEXAI_BUILD": f"{scratch}/_build", "FACEXAI_DATA": f"{scratch}/data"}):
+        t0 = time.perf_counter()
+        build(profile, log=lambda *a: None)
+        total = time.perf_counter() - t0
+        summary = json.loads((paths.build_dir() / "executed" / profile / "build.json").read_text())
     return {"profile": profile, "wall_s": round(total, 1), **summary}
 
 

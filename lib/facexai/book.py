@@ -114,11 +114,8 @@ def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profil
     record_path = out.with_suffix(".run.json")
     record_path.unlink(missing_ok=True)
     failed = out.parent.parent / "failed" / out.name
-    saved_env = dict(os.environ)
-    kernel_env = _kernel_env(profile, name, record_path)  # before clearing: it reads the paths
-    os.environ.clear()
-    os.environ.update(kernel_env)
-    try:
+    # papermill starts the kernel with this process's environment
+    with paths.environment(_kernel_env(profile, name, record_path), clear=True):
         with paths.atomic_path(out, suffix=".ipynb") as tmp:
             try:
                 pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3",
@@ -142,9 +139,6 @@ def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profil
                                                 .get("duration") or 0.0, 3)
             executed.metadata["facexai"] = rec
             nbformat.write(executed, tmp)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
     return rec
 
 

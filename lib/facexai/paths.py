@@ -87,6 +87,25 @@ def atomic_path(target: Path | str, suffix: str | None = None) -> Iterator[Path]
             tmp_path.unlink()
 
 
+@contextmanager
+def environment(values: dict[str, str | None], *, clear: bool = False) -> Iterator[None]:
+    """Set environment variables for the duration of a block (``None`` unsets one), then restore
+    the environment exactly. With ``clear=True`` the block sees only ``values``."""
+    saved = dict(os.environ)
+    if clear:
+        os.environ.clear()
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = str(value)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def write_text_atomic(target: Path | str, text: str) -> Path:
     """Write ``text`` to ``target`` atomically (see :func:`atomic_path`)."""
     with atomic_path(target) as tmp:
