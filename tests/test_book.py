@@ -44,7 +44,9 @@ def test_reproducibility_page_shows_every_run(book_build):
 
 
 def test_browser_check_passes_and_takes_a_screenshot(book_build):
-    shot = book_build / "screenshot.png"
+    # into the project's own _build/ (not the temporary one): a person can look at it after a run
+    shot = paths.build_dir() / "screenshot-ci.png"
+    shot.unlink(missing_ok=True)
     problems = check_site(book_build / "html", screenshot=shot)
     assert problems == [], "\n".join(map(str, problems))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
