@@ -37,8 +37,9 @@ deps: ## install Debian packages the tests need (Chromium for the browser check)
 	fi
 	@chromium --version 2>/dev/null
 
-data: venv ## make the synthetic data the profile needs (reused when present)
+data: venv ## make the synthetic data and dataset twins the profile needs (reused when present)
 	$(PY) -m facexai data synth --profile $(PROFILE)
+	$(PY) -m facexai data twins --profile $(PROFILE)
 
 book: venv data ## execute every notebook under PROFILE and build the HTML book into _build/html
 	$(PY) -m facexai book --profile $(PROFILE)

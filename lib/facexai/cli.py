@@ -32,6 +32,10 @@ def _cmd_check_site(args: argparse.Namespace) -> int:
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
+    if args.what == "check":
+        return _cmd_data_check(args)
+    if args.what == "twins":
+        return _cmd_data_twins(args)
     from .params import load_profile
     from .synth.dataset import ensure_dataset
 
@@ -40,6 +44,39 @@ def _cmd_data(args: argparse.Namespace) -> int:
                           n_raters=values["n_raters"], nuisance_scale=values["nuisance_scale"],
                           workers=values["workers"], log=print)
     print(f"synthetic faces for profile {args.profile!r}: {path}")
+    return 0
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    """Load a real copy without the cache (nothing is written) and print what was found."""
+    from .datasets import DatasetError, get
+    from .datasets.report import summary
+
+    options = {"crop": None} if args.dataset == "ckplus" else {}  # validate files, not detection
+    try:
+        ds = get(args.dataset).load(args.path, cache=False, **options)
+    except DatasetError as err:
+        print(f"facexai data check: {args.dataset} at {args.path}: FAILED: "
+              f"{type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    print("\n".join(summary(ds)))
+    print(f"{args.dataset} at {args.path}: " + ("OK" if not ds.skipped else
+                                                f"{len(ds.skipped)} problem(s) found"))
+    return 1 if ds.skipped else 0
+
+
+def _cmd_data_twins(args: argparse.Namespace) -> int:
+    """Write every synthetic twin the profile's Data chapter loads (reused when present)."""
+    from .datasets import dataset_roots
+    from .params import load_profile
+
+    values = load_profile(args.profile)["data_formats"]
+    if values["data_dir"]:
+        print(f"profile {args.profile!r} reads the real datasets from {values['data_dir']!r} "
+              "(relative to $FACEXAI_DATA): no twins to write")
+        return 0
+    for key, root in dataset_roots(values, log=print).items():
+        print(f"{key} twin for profile {args.profile!r}: {root}")
     return 0
 
 
@@ -65,9 +102,17 @@ def main(argv: list[str] | None = None) -> int:
                    "(default: _build/screenshot.png)")
     p.set_defaults(func=_cmd_check_site)
 
-    p = sub.add_parser("data", help="make the synthetic data a profile needs (reused when present)")
-    p.add_argument("what", choices=["synth"], help="which data")
-    p.add_argument("--profile", default="default")
+    p = sub.add_parser("data", help="make the synthetic data a profile needs (reused when present), "
+                       "or check a real dataset")
+    data_sub = p.add_subparsers(dest="what", required=True)
+    q = data_sub.add_parser("synth", help="the SynthFace population of the profile")
+    q.add_argument("--profile", default="default")
+    q = data_sub.add_parser("twins", help="the synthetic twins of the real datasets, in their layouts")
+    q.add_argument("--profile", default="default")
+    q = data_sub.add_parser("check", help="validate a real copy of a dataset (it is never modified)")
+    q.add_argument("path", type=paths.Path, help="the dataset's folder")
+    q.add_argument("--dataset", required=True,
+                   help="registry key: tenk, kdef, ckplus, tfd or utkface")
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("bench", help="benchmarks: generator faces/s, book build time")

@@ -10,6 +10,7 @@ name                      environment variable    default
 :func:`root`              ``FACEXAI_ROOT``        the repository holding ``_config.yml``
 :func:`build_dir`         ``FACEXAI_BUILD``       ``<root>/_build``
 :func:`data_dir`          ``FACEXAI_DATA``        ``<root>/data`` (real datasets go anywhere)
+:func:`cache_dir`         ``FACEXAI_CACHE``       ``<data>/cache`` (preprocessed arrays)
 :func:`profiles_dir`      --                      ``<root>/params``
 :func:`notebooks_dir`     --                      ``<root>/notebooks``
 ========================  ======================  ==========================================
@@ -51,6 +52,11 @@ def build_dir() -> Path:
 def data_dir() -> Path:
     """Where datasets live: synthetic ones are generated here, real ones are pointed at."""
     return _env_path("FACEXAI_DATA") or root() / "data"
+
+
+def cache_dir() -> Path:
+    """Where preprocessed arrays of the datasets are cached (never inside a dataset's own tree)."""
+    return _env_path("FACEXAI_CACHE") or data_dir() / "cache"
 
 
 def profiles_dir() -> Path:

@@ -1,0 +1,227 @@
+"""Reading images and small text files, content hashing, and the preprocessed-array cache.
+
+The cache key of a loaded dataset is a hash of the *contents* of every source file it read
+(streamed in 1 MiB blocks, so large files never sit in memory), the loader's options and the source
+code of this package. Paths, sizes and modification times are not enough: a file rewritten in place
+with the same size and an old time stamp still changes the key. The cached object is written
+atomically (:func:`facexai.paths.atomic_path`) under :func:`facexai.paths.cache_dir`, never inside
+a dataset's own folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from PIL import Image
+
+from .. import paths
+from .core import FaceDataset, Skipped, UnreadableFileError
+
+#: Bump when the pickled :class:`FaceDataset` layout changes (old cache entries are then ignored).
+CACHE_VERSION = 1
+#: Cache entries kept per dataset root (the oldest go first).
+KEEP_ENTRIES = 4
+_BLOCK = 1 << 20
+
+# skimage.color.rgb2gray weights (ITU-R 709), which the paper-2 code used for CK+: one grayscale
+# conversion for every dataset, so that a gray image means the same thing everywhere.
+_GRAY = np.array([0.2125, 0.7154, 0.0721])
+
+
+def to_gray(img: np.ndarray) -> np.ndarray:
+    """uint8 grayscale as the paper-2 code makes it: ``(rgb2gray(img) * 255).astype(uint8)``."""
+    if img.ndim == 2:
+        return img.astype(np.uint8, copy=False)
+    return (img[..., :3].astype(np.float64) / 255.0 @ _GRAY * 255.0).astype(np.uint8)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Decode an image fully (a truncated file fails here, not later): uint8 ``(H, W)`` or ``(H, W, 3)``.
+
+    Raises :class:`UnreadableFileError` naming the path for a missing, truncated or corrupt file.
+    """
+    try:
+        with Image.open(path) as im:
+            im.load()  # forces the whole decode: PIL raises on truncated data
+            if im.mode not in ("L", "RGB"):
+                im = im.convert("RGB" if im.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L")
+            return np.asarray(im).copy()
+    except (OSError, ValueError, SyntaxError) as err:  # PIL reports bad data with all three
+        raise UnreadableFileError(f"cannot read image {path}: {err}") from None
+
+
+def resize(img: np.ndarray, size: int | None, grayscale: bool) -> np.ndarray:
+    """Convert to gray (or to 3 channels) and resize to ``size`` x ``size`` (PIL bilinear).
+
+    The aspect ratio is not kept, as in the papers' code (paper 3: ``Resize((224, 224))``).
+    """
+    img = to_gray(img) if grayscale else (np.repeat(img[..., None], 3, -1) if img.ndim == 2 else img)
+    if size is not None and img.shape[:2] != (size, size):
+        img = np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
+    return img
+
+
+def scale_points(points: np.ndarray, shape: tuple[int, int], size: int | None) -> np.ndarray:
+    """Landmarks ``(L, 2)`` of an image of ``shape`` (H, W) in the coordinates of its resized copy."""
+    if size is None:
+        return points.astype(np.float32)
+    h, w = shape[:2]
+    return (points * np.array([size / w, size / h])).astype(np.float32)
+
+
+class Reader:
+    """Decodes images one by one, skipping (default) or raising (``strict``) on unreadable ones."""
+
+    def __init__(self, root: Path, strict: bool):
+        self.root, self.strict = Path(root), strict
+        self.skipped: list[Skipped] = []
+
+    def rel(self, path: Path) -> str:
+        return Path(path).relative_to(self.root).as_posix()
+
+    def skip(self, path: Path, reason: str, error: type[Exception] = UnreadableFileError) -> None:
+        """Record a left-out file; in strict mode raise ``error`` naming it instead."""
+        if self.strict:
+            raise error(f"{path}: {reason} (strict mode; without strict the file is skipped "
+                        "and listed)")
+        self.skipped.append(Skipped(self.rel(path), reason))
+
+    def image(self, path: Path) -> np.ndarray | None:
+        try:
+            return read_image(path)
+        except UnreadableFileError as err:
+            if self.strict:
+                raise
+            self.skipped.append(Skipped(self.rel(path), str(err).split(": ", 1)[-1]))
+            return None
+
+
+def read_numbers(path: Path) -> np.ndarray:
+    """Whitespace- or comma-separated numbers of a small text file as a 2-D float array."""
+    try:
+        rows = [line.replace(",", " ").split() for line in Path(path).read_text().splitlines()]
+        return np.array([[float(v) for v in r] for r in rows if r], dtype=np.float64).reshape(
+            len([r for r in rows if r]), -1)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise UnreadableFileError(f"cannot read numbers from {path}: {err}") from None
+
+
+def format_row(values: Iterable[float]) -> str:
+    """One row of a CK+ text file: MATLAB's ``%e`` style, three spaces before every number."""
+    return "".join(f"   {v:.7e}" for v in values)
+
+
+# --------------------------------------------------------------------------------------------
+# Content hashing and the cache
+# --------------------------------------------------------------------------------------------
+
+
+def file_digest(path: Path) -> str:
+    """BLAKE2b of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.blake2b(digest_size=20)
+    with open(path, "rb") as fh:
+        while block := fh.read(_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content_hash(root: Path, files: Iterable[Path], options: dict[str, Any]) -> str:
+    """Hash of the files' relative paths and contents, the options and this package's code."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(json.dumps({"options": options, "code": code_fingerprint(), "v": CACHE_VERSION},
+                        sort_keys=True, default=str).encode())
+    for path in sorted(Path(p) for p in files):
+        h.update(Path(path).relative_to(root).as_posix().encode() + b"\0")
+        h.update(file_digest(path).encode() if path.is_file() else b"<missing>")
+    return h.hexdigest()
+
+
+def code_fingerprint() -> str:
+    """Hash of the source of ``facexai.datasets``: a changed loader never reuses an old cache."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cached(key: str, root: Path, files: list[Path], options: dict[str, Any],
+           build: Callable[[], FaceDataset], cache: bool | Path | str = True) -> FaceDataset:
+    """Load a dataset from the cache, or ``build()`` it and store it.
+
+    Parameters
+    ----------
+    key : str
+        Dataset key (first part of the cache file name).
+    root : Path
+        Dataset root; ``files`` are hashed relative to it.
+    files : list of Path
+        Every source file the loader reads.
+    options : dict
+        Preprocessing options (part of the key).
+    build : callable
+        Makes the dataset when the cache has no entry.
+    cache : bool or path
+        ``True``: :func:`facexai.paths.cache_dir`; a path: that folder; ``False``: no cache.
+
+    The returned dataset's ``notes["cache"]`` is ``"hit"``, ``"built"`` or ``"off"``.
+    """
+    if cache is False:
+        ds = build()
+        ds.notes["cache"] = "off"
+        return ds
+    folder = paths.cache_dir() if cache is True else Path(cache)
+    where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:8]
+    target = folder / "datasets" / f"{key}-{where}-{content_hash(root, files, options)[:20]}.pkl"
+    if target.is_file():
+        try:
+            with open(target, "rb") as fh:
+                ds = pickle.load(fh)
+            ds.notes["cache"] = "hit"
+            ds.notes["cache_file"] = str(target)
+            return ds
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            pass  # an unreadable entry (other library version): rebuild and overwrite it
+    ds = build()
+    # keep the few most recent entries of this root (other options, earlier contents)
+    older = sorted(target.parent.glob(f"{key}-{where}-*.pkl"), key=lambda p: p.stat().st_mtime)
+    for old in older[:max(0, len(older) - KEEP_ENTRIES + 1)]:
+        old.unlink(missing_ok=True)
+    with paths.atomic_path(target) as tmp:
+        with open(tmp, "wb") as fh:
+            pickle.dump(ds, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    ds.notes["cache"] = "built"
+    ds.notes["cache_file"] = str(target)
+    return ds
+
+
+def visible(entries: Iterable[Path]) -> list[Path]:
+    """Sorted entries without hidden files (``.DS_Store`` and the like are not data)."""
+    return sorted(p for p in entries if not p.name.startswith("."))
+
+
+def tree_lines(root: Path, max_children: int = 3, depth: int = 4) -> list[str]:
+    """A few lines of a folder tree: the first ``max_children`` entries per folder, then a count."""
+    root = Path(root)
+    lines = [f"{root.name}/"]
+
+    def walk(folder: Path, prefix: str, level: int) -> None:
+        items = visible(folder.iterdir())
+        for item in items[:max_children]:
+            lines.append(f"{prefix}{item.name}{'/' if item.is_dir() else ''}")
+            if item.is_dir() and level < depth:
+                walk(item, prefix + "    ", level + 1)
+        if len(items) > max_children:
+            lines.append(f"{prefix}... ({len(items) - max_children} more)")
+
+    walk(root, "    ", 1)
+    return lines
+
+
+def size_of(root: Path) -> int:
+    """Total bytes of the files under ``root``."""
+    return sum(f.stat().st_size for f in Path(root).rglob("*") if f.is_file())
+

@@ -1,0 +1,181 @@
+"""KDEF, the Karolinska Directed Emotional Faces: 70 people, 7 expressions, 5 angles, 2 series.
+
+Layout: ``KDEF/<ID>/<ID><EX><ANGLE>.JPG``, e.g. ``KDEF/AF01/AF01ANS.JPG`` = series A, female,
+person 01, afraid, straight. ``<ID>`` is series (A/B) + sex (F/M) + two digits; the same person
+is photographed in both series, so the *subject* is sex + number (``F01``). Images are 562 x 762
+JPEG. KDEF has no landmarks, no AU labels and no official split; paper 1 used "a subset of KDEF
+images" without saying which (NOT FOUND), so the loader offers subject-independent folds
+(:func:`facexai.datasets.splits.subject_folds`) and an ``angles`` filter.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..synth.dataset import nuisance_config
+from ..synth.factors import sample_identity
+from ..synth.generate import sample_face
+from .core import (DatasetSpec, DuplicateIdError, FaceDataset, LayoutError, check_subject_independent,
+                   listing, register)
+from .io import Reader, cached, resize, visible
+from .splits import rotating_scheme, subject_folds
+from .twins import place, render, save_image
+
+#: Expression codes in file names, with their names and CK+ emotion codes.
+EXPRESSIONS: dict[str, tuple[str, int]] = {
+    "AF": ("afraid", 4), "AN": ("angry", 1), "DI": ("disgusted", 3), "HA": ("happy", 5),
+    "NE": ("neutral", 0), "SA": ("sad", 6), "SU": ("surprised", 7),
+}
+#: Camera angles: full left, half left, straight, half right, full right.
+ANGLES: tuple[str, ...] = ("FL", "HL", "S", "HR", "FR")
+NAME = re.compile(r"^([AB])([FM])(\d\d)(AF|AN|DI|HA|NE|SA|SU)(S|HL|HR|FL|FR)\.(jpe?g|png)$", re.I)
+FOLDER = re.compile(r"^[AB][FM]\d\d$", re.I)
+WIDTH, HEIGHT = 562, 762
+# SynthFace's yaw (-1..1, a fake out-of-plane turn) stands in for the camera angle in the twin
+_YAW = {"FL": -1.0, "HL": -0.5, "S": 0.0, "HR": 0.5, "FR": 1.0}
+
+TREE = """\
+KDEF/
+    AF01/
+        AF01AFFL.JPG  AF01AFHL.JPG  AF01AFS.JPG  ...  AF01SUFR.JPG   (7 expressions x 5 angles)
+    AF02/ ... AM01/ ... BF01/ ... BM35/
+"""
+
+
+def _kdef_folder(root: Path) -> Path:
+    """``root/KDEF``, or ``root`` itself when it directly holds the ``AF01``-style folders."""
+    if (root / "KDEF").is_dir():
+        return root / "KDEF"
+    if root.is_dir() and any(FOLDER.match(p.name) for p in root.iterdir() if p.is_dir()):
+        return root
+    raise SPEC.not_found(root, root / "KDEF")
+
+
+def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False,
+         angles: tuple[str, ...] = ANGLES, square: bool = True, n_folds: int = 5,
+         strict: bool = False, cache: bool | Path | str = True) -> FaceDataset:
+    """Load KDEF images of the given ``angles``.
+
+    Parameters
+    ----------
+    root : path
+        The folder holding ``KDEF/`` (or the ``KDEF`` folder itself).
+    size, grayscale : see :func:`facexai.datasets.tenk.load`.
+    angles : tuple of str
+        Angle codes to keep (``"S"`` = straight only); images of other angles are not read.
+    square : bool
+        Cut the centred square (562 x 562) out of the 562 x 762 portrait before resizing, so a
+        square ``size`` does not squash the face (paper 1's preprocessing is NOT FOUND).
+    n_folds : int
+        Subject-independent folds (test fold k, validation fold k+1 mod n, as for CK+).
+    strict : bool
+        Raise on an unreadable or misnamed file instead of skipping and listing it.
+    """
+    root = SPEC.require(root)
+    unknown = sorted(set(angles) - set(ANGLES))
+    if unknown:
+        raise ValueError(f"unknown KDEF angle code(s) {unknown}; codes: {ANGLES}")
+    folder = _kdef_folder(root)
+    reader = Reader(root, strict)
+    records, seen = [], {}
+    for sub in visible(folder.iterdir()):
+        if not sub.is_dir():
+            continue
+        for path in visible(sub.iterdir()):
+            m = NAME.match(path.name)
+            if not m:
+                reader.skip(path, "name does not follow <ID><EX><ANGLE>.JPG", LayoutError)
+                continue
+            series, sex, num, ex, angle = (g.upper() for g in m.groups()[:5])
+            if f"{series}{sex}{num}" != sub.name.upper():
+                reader.skip(path, f"image of {series}{sex}{num} in folder {sub.name}", LayoutError)
+                continue
+            code = f"{series}{sex}{num}{ex}{angle}"
+            seen.setdefault(code, []).append(reader.rel(path))
+            if angle in angles:
+                records.append((path, series, sex, f"{sex}{num}", ex, angle))
+    dups = {c: ps for c, ps in seen.items() if len(ps) > 1}
+    if dups:
+        raise DuplicateIdError(f"KDEF: {len(dups)} image code(s) present twice: " + listing(
+            [f"{c} ({' and '.join(ps)})" for c, ps in dups.items()]))
+    pre_skipped = list(reader.skipped)
+    options = dict(size=size, grayscale=grayscale, angles=list(angles), square=square,
+                   n_folds=n_folds, strict=strict)
+
+    def build() -> FaceDataset:
+        reader.skipped = list(pre_skipped)
+        rows, arrays = [], []
+        for rec in records:
+            img = reader.image(rec[0])
+            if img is not None:
+                if square:
+                    h, w = img.shape[:2]
+                    side = min(h, w)
+                    top, left = (h - side) // 2, (w - side) // 2
+                    img = img[top:top + side, left:left + side]
+                rows.append(rec)
+                arrays.append(resize(img, size, grayscale))
+        if len({a.shape for a in arrays}) > 1:
+            raise LayoutError(f"{root}: images differ in size; load with size=<int>")
+        names = list(EXPRESSIONS)
+        labels = pd.DataFrame(
+            [{"series": s, "sex": x, "identity": i, "expression": e, "label": names.index(e),
+              "emotion": EXPRESSIONS[e][1], "angle": a} for _, s, x, i, e, a in rows])
+        subjects = np.array([r[3] for r in rows], dtype=str)
+        files = tuple(reader.rel(r[0]) for r in rows)
+        scheme = rotating_scheme(subject_folds(subjects, n_folds), n_folds, "subject_folds",
+                                 f"{n_folds} subject-independent folds (subject i of the sorted list "
+                                 f"-> fold i mod {n_folds}); test k, validation k+1")
+        check_subject_independent(scheme, subjects, files, "KDEF")
+        return FaceDataset(
+            key="kdef", images=np.stack(arrays) if arrays else np.zeros((0, 1, 1), np.uint8),
+            labels=labels, target="label", classes=tuple(EXPRESSIONS[e][0] for e in names),
+            subjects=subjects, files=files, splits={"subject_folds": scheme}, root=root,
+            skipped=reader.skipped, notes={"angles": list(angles)}).check()
+
+    return cached("kdef", root, [r[0] for r in records], options, build, cache)
+
+
+def write_twin(root: Path | str, *, n_identities: int, seed: int, render_size: int = 128,
+               nuisance_scale: float = 0.5, workers: int = 1) -> None:
+    """Write the KDEF twin: ``n_identities`` SynthFace people (alternately F and M), both series,
+    all 7 expressions at all 5 angles, as 562 x 762 JPEGs in ``KDEF/<ID>/``.
+
+    Subject ``k`` of each sex is the ``k``-th SynthFace identity of that sex (scanning subject
+    numbers of ``seed`` upwards), so the F/M letter is the identity's own sex.
+    """
+    root = Path(root)
+    people, counts, s = [], {"F": 0, "M": 0}, 0
+    while len(people) < n_identities:
+        sex = "FM"[len(people) % 2]
+        while "FM"[sample_identity(seed, s).sex] != sex:
+            s += 1
+        counts[sex] += 1
+        people.append((s, sex, counts[sex]))
+        s += 1
+    cfg = nuisance_config(nuisance_scale)
+    jobs = []
+    for k, (subject, sex, num) in enumerate(people):
+        for b, series in enumerate("AB"):
+            for e, ex in enumerate(EXPRESSIONS):
+                for a, angle in enumerate(ANGLES):
+                    index = (((k * 2 + b) * 7 + e) * 5 + a)
+                    p = sample_face(seed, index, subject=subject, emotion=EXPRESSIONS[ex][1],
+                                    nuisance=cfg)
+                    p = replace(p, nuisance=replace(p.nuisance, yaw=_YAW[angle]))
+                    jobs.append((p, f"{series}{sex}{num:02d}", ex, angle))
+    images, landmarks = render([j[0] for j in jobs], render_size, workers)
+    for img, pts, (_, ident, ex, angle) in zip(images, landmarks, jobs):
+        canvas, _ = place(img, pts, WIDTH, HEIGHT, WIDTH)
+        save_image(canvas, root / "KDEF" / ident / f"{ident}{ex}{angle}.JPG")
+
+
+SPEC = register(DatasetSpec(
+    key="kdef", title="KDEF", folder="KDEF_and_AKDEF", papers="paper 1", tree=TREE,
+    request="It is distributed by Karolinska Institutet for non-commercial research on request: "
+            "see https://kdef.se/.",
+    load=load, write_twin=write_twin))
