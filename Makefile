@@ -50,7 +50,7 @@ test: venv deps ## run the tests: library, the whole book under the ci profile, 
 check-site: venv deps ## open every page of _build/html in headless Chromium
 	$(PY) -m facexai check-site
 
-bench: venv ## benchmarks: generator faces/s and the default book's build time
+bench: venv ## benchmarks: generator faces/s, explainer cost ratios, the default book's build time
 	$(PY) -m facexai bench --profile $(PROFILE)
 
 lock: ## re-resolve requirements.txt into requirements.lock (in a scratch venv)

@@ -1,4 +1,5 @@
-"""Benchmarks (``make bench``): SynthFace generator throughput and the default book's build time.
+"""Benchmarks (``make bench``): SynthFace generator throughput, explanation throughput (each
+explainer's time as a ratio to a plain input-gradient pass) and the default book's build time.
 
 Measured, not asserted: the numbers go to stdout and to ``<build>/bench.json``. Timed tests would be
 flaky on a shared 2-core machine; a benchmark reports what it saw.
@@ -45,6 +46,100 @@ def book_build_time(profile: str) -> dict:
     return {"profile": profile, "wall_s": round(total, 1), **summary}
 
 
+#: Options of the multi-pass explainers in the throughput table (their cost grows with them).
+THROUGHPUT_OPTIONS = {"occlusion": {"window": 16, "stride": 8}}
+#: Methods timed once (many passes each); the others are timed best of ``repeats``.
+_MULTI_PASS = ("smoothgrad", "integrated_gradients", "occlusion")
+
+
+def explanation_throughput(cases=(("vgg16", 64, 3), ("zero_bias_cnn", 96, 1)), batch: int = 16,
+                           repeats: int = 5, seed: int = 0) -> list[dict]:
+    """Seconds per batch of every explainer, as a ratio to a plain input-gradient pass.
+
+    For each ``(model key, image size, channels)`` a randomly initialised model (CPU, 2 threads)
+    explains one batch of ``batch`` random images for class 0. The reference is a plain pass:
+    ``x.requires_grad_()``, forward, ``torch.autograd.grad`` of the class score. Reference rows
+    time zennit's own ``EpsilonPlusFlat`` / ``EpsilonGammaBox`` composites through its
+    ``Gradient`` attributor and captum's ``LayerGradCam`` on the same batch. Returns one row per
+    (model, method).
+    """
+    import torch
+    from captum.attr import LayerGradCam
+    from zennit import composites as zc
+    from zennit.attribution import Gradient
+
+    from .explain import EXPLAINERS, explain
+    from .explain.cam import cam_layer
+    from .models import build_model
+
+    torch.set_num_threads(2)
+
+    def best(fn, n):
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    rows = []
+    for key, size, channels in cases:
+        torch.manual_seed(seed)
+        kwargs = {"input_size": size} if key == "zero_bias_cnn" else {}
+        model = build_model(key, n_outputs=8 if key == "zero_bias_cnn" else 1, **kwargs).eval()
+        x = torch.randn(batch, channels, size, size)
+
+        def plain():
+            xx = x.clone().requires_grad_(True)
+            torch.autograd.grad(model(xx)[:, 0].sum(), xx)
+
+        def forward():
+            with torch.no_grad():
+                model(x)
+
+        def zennit(comp):
+            with Gradient(model, comp) as attributor:
+                attributor(x.clone().requires_grad_(True), torch.eye(model(x[:1]).shape[1])[[0] * batch])
+
+        plain()                                               # warm-up (allocator, kernels)
+        base = best(plain, repeats + 2)
+        name, layer = cam_layer(model, None)
+        timed = {"forward only (no_grad)": best(forward, repeats)}
+        for method in EXPLAINERS:
+            opts = THROUGHPUT_OPTIONS.get(method, {})
+            n = 1 if method in _MULTI_PASS else repeats
+            timed[method] = best(lambda: explain(model, x, 0, method, **opts), n)
+        timed["zennit EpsilonPlusFlat (reference)"] = best(
+            lambda: zennit(zc.EpsilonPlusFlat()), repeats)
+        timed["zennit EpsilonGammaBox (reference)"] = best(
+            lambda: zennit(zc.EpsilonGammaBox(low=x.amin(), high=x.amax())), repeats)
+        lgc = LayerGradCam(model, layer)
+        timed[f"captum LayerGradCam at {name} (reference)"] = best(
+            lambda: lgc.attribute(x, 0), repeats)
+        for method, seconds in timed.items():
+            rows.append({"model": key, "size": size, "batch": batch, "method": method,
+                         "s_per_batch": round(seconds, 3), "ratio": round(seconds / base, 2),
+                         "plain_gradient_s": round(base, 3),
+                         "options": THROUGHPUT_OPTIONS.get(method, {})})
+    return rows
+
+
+def print_throughput(rows: list[dict]) -> None:
+    """The throughput table as Markdown, one ratio column per model."""
+    models = list(dict.fromkeys((r["model"], r["size"]) for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    ratio = {(r["model"], r["size"], r["method"]): r["ratio"] for r in rows}
+    base = {(r["model"], r["size"]): r["plain_gradient_s"] for r in rows}
+    head = " | ".join(f"{m} {s} px" for m, s in models)
+    print(f"| method (ratio to a plain input gradient, batch {rows[0]['batch']}, CPU) | {head} |")
+    print("|---|" + "---|" * len(models))
+    print("| plain input gradient, s/batch | "
+          + " | ".join(f"{base[m]:.3f} s" for m in models) + " |")
+    for method in methods:
+        print(f"| {method} | " + " | ".join(f"{ratio.get((m, s, method), float('nan')):.2f}"
+                                            for m, s in models) + " |")
+
+
 def main(args) -> int:
     results: dict = {"cpu_count": os.cpu_count()}
     print("SynthFace generator, one process (sample parameters + render), best of 3:")
@@ -55,6 +150,10 @@ def main(args) -> int:
     fps2 = parallel_throughput()
     print(f"  96 px, render_batch with 2 workers: {fps2:.0f} faces/s")
     results["faces_per_s_2_workers_96px"] = round(fps2, 1)
+    print("Explanation throughput (random weights, best of 5; multi-pass methods once):")
+    throughput = explanation_throughput()
+    print_throughput(throughput)
+    results["explanation_throughput"] = throughput
     if not args.skip_book:
         print(f"Book build, profile {args.profile!r}, cold data cache (scratch folder) ...")
         book = book_build_time(args.profile)

@@ -243,3 +243,187 @@ def face_mask(landmarks: np.ndarray, size) -> np.ndarray:
     img = Image.new("L", (w, h), 0)
     _poly(ImageDraw.Draw(img), face_outline(landmarks), 1)
     return np.asarray(img, bool)
+
+
+# --------------------------------------------------------------------------------------------
+# Relevance per region, and heatmaps averaged over aligned faces (used by facexai.explain users).
+# scipy and pandas are imported inside the functions: the renderer imports this module per worker.
+# --------------------------------------------------------------------------------------------
+
+def region_relevance(relevance: np.ndarray, landmarks: np.ndarray,
+                     regions: tuple[str, ...] = REGIONS):
+    """How the positive relevance of one heatmap falls on the face regions.
+
+    Parameters
+    ----------
+    relevance : ndarray, shape (H, W)
+        A relevance map (channels already reduced, e.g. with :func:`facexai.explain.relevance_map`).
+    landmarks : ndarray, shape (68, 2)
+        The face's iBUG landmarks in the map's pixel coordinates.
+    regions : tuple of str
+        Which rows to return (all of :data:`REGIONS` by default, background included, so the
+        shares sum to 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per region: ``relevance_share`` (the region's part of the positive relevance),
+        ``area_share`` (its part of the image) and ``relevance_per_area`` (their ratio: 1 is what
+        a uniform map would give, above 1 means the region is favoured; NaN for an empty region).
+    """
+    import pandas as pd
+
+    r = np.clip(np.asarray(relevance, float), 0.0, None)
+    labels = region_labels(landmarks, r.shape)
+    total = r.sum()
+    mass = np.bincount(labels.ravel(), weights=r.ravel(), minlength=len(REGIONS))
+    area = np.bincount(labels.ravel(), minlength=len(REGIONS)) / labels.size
+    share = mass / total if total > 0 else np.full(len(REGIONS), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_area = np.where(area > 0, share / area, np.nan)
+    table = pd.DataFrame({"relevance_share": share, "area_share": area,
+                          "relevance_per_area": per_area}, index=pd.Index(REGIONS, name="region"))
+    return table.loc[list(regions)]
+
+
+def region_relevance_many(relevance: np.ndarray, landmarks: np.ndarray,
+                          regions: tuple[str, ...] = REGIONS):
+    """:func:`region_relevance` of every map of ``(N, H, W)``; long table with a ``face`` column."""
+    import pandas as pd
+
+    frames = [region_relevance(r, lm, regions).reset_index().assign(face=i)
+              for i, (r, lm) in enumerate(zip(relevance, landmarks))]
+    return pd.concat(frames, ignore_index=True)
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares rotation + uniform scale + translation taking points ``src`` onto ``dst``.
+
+    Returns ``(A, t)`` with ``dst ~ src @ A.T + t`` (Umeyama 1991, reflections excluded).
+    """
+    src, dst = np.asarray(src, float), np.asarray(dst, float)
+    ms, md = src.mean(0), dst.mean(0)
+    s, d = src - ms, dst - md
+    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
+    fix = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rot = u @ fix @ vt
+    scale = np.trace(np.diag(sig) @ fix) / (s ** 2).sum(1).mean()
+    a = scale * rot
+    return a, md - ms @ a.T
+
+
+def mean_template(landmarks: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Mean face shape ``(68, 2)`` by generalised Procrustes analysis, in the faces' pixel frame.
+
+    Every face is aligned by a similarity transform to the current mean, the aligned faces are
+    averaged, and the mean is put back where the faces are on average (centroid and size of the
+    raw landmarks), so the template sits in the image like a typical face.
+    """
+    lms = np.asarray(landmarks, float)
+    mean = lms.mean(0)
+    for _ in range(iterations):
+        aligned = []
+        for lm in lms:
+            a, t = similarity_transform(lm, mean)
+            aligned.append(lm @ a.T + t)
+        mean = np.mean(aligned, 0)
+    raw_centre = lms.mean((0, 1))
+    raw_size = np.mean([np.sqrt(((lm - lm.mean(0)) ** 2).sum(1).mean()) for lm in lms])
+    size = np.sqrt(((mean - mean.mean(0)) ** 2).sum(1).mean())
+    return raw_centre + (mean - mean.mean(0)) * raw_size / size
+
+
+class TemplateWarp:
+    """Piecewise-affine warp of images onto a landmark template (scipy only).
+
+    The template's 68 points plus 8 points on the image border are triangulated once (Delaunay);
+    each output pixel keeps its triangle and barycentric coordinates, so warping a face only maps
+    the triangle corners to that face (its landmarks; the border points follow the face's
+    similarity transform) and samples bilinearly.
+
+    Parameters
+    ----------
+    template : ndarray, shape (68, 2)
+        Target landmarks (e.g. :func:`mean_template`).
+    size : int or (H, W)
+        Output size.
+    method : {"piecewise_affine", "similarity"}
+        ``"similarity"`` aligns each face by one similarity transform only (shape kept).
+    """
+
+    def __init__(self, template: np.ndarray, size, method: str = "piecewise_affine"):
+        from scipy.spatial import Delaunay
+
+        if method not in ("piecewise_affine", "similarity"):
+            raise ValueError(f"unknown warp method {method!r}; choose 'piecewise_affine' or "
+                             "'similarity'")
+        self.template = np.asarray(template, float)
+        self.h, self.w = _size_hw(size)
+        self.method = method
+        h, w = self.h - 1.0, self.w - 1.0
+        self.border = np.array([[0, 0], [w / 2, 0], [w, 0], [w, h / 2], [w, h], [w / 2, h],
+                                [0, h], [0, h / 2]], float)
+        yy, xx = np.mgrid[:self.h, :self.w]
+        self.pixels = np.c_[xx.ravel(), yy.ravel()].astype(float)
+        if method == "piecewise_affine":
+            points = np.vstack([self.template, self.border])
+            tri = Delaunay(points)
+            # Every pixel centre lies in the hull (the border points are its corners); the
+            # tolerance only catches centres on an edge of the image.
+            simplex = tri.find_simplex(self.pixels, tol=1e-9)
+            if (simplex < 0).any():
+                raise ValueError("template triangulation does not cover the image")
+            trans = tri.transform[simplex]
+            b = np.einsum("nij,nj->ni", trans[:, :2], self.pixels - trans[:, 2])
+            self.corners = tri.simplices[simplex]                  # (P, 3) point indices
+            self.bary = np.c_[b, 1 - b.sum(1)]                     # (P, 3)
+
+    def source_coordinates(self, landmarks: np.ndarray) -> np.ndarray:
+        """Where each output pixel comes from in the face with ``landmarks``, ``(P, 2)`` (x, y)."""
+        lm = np.asarray(landmarks, float)
+        a, t = similarity_transform(self.template, lm)         # template frame -> face frame
+        if self.method == "similarity":
+            return self.pixels @ a.T + t
+        points = np.vstack([lm, self.border @ a.T + t])
+        return np.einsum("pk,pkd->pd", self.bary, points[self.corners])
+
+    def __call__(self, image: np.ndarray, landmarks: np.ndarray, order: int = 1) -> np.ndarray:
+        """``image`` (H, W) of the face with ``landmarks`` warped onto the template, (h, w)."""
+        from scipy.ndimage import map_coordinates
+
+        src = self.source_coordinates(landmarks)
+        out = map_coordinates(np.asarray(image, float), [src[:, 1], src[:, 0]], order=order,
+                              mode="constant", cval=0.0)
+        return out.reshape(self.h, self.w)
+
+
+def average_heatmap(maps: np.ndarray, landmarks: np.ndarray, template: np.ndarray | None = None,
+                    method: str = "piecewise_affine", normalize: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of heatmaps warped onto a common landmark template: "where the model looks" on average.
+
+    Parameters
+    ----------
+    maps : ndarray, shape (N, H, W)
+        Relevance maps of N faces.
+    landmarks : ndarray, shape (N, 68, 2)
+        Their landmarks.
+    template : ndarray, shape (68, 2), optional
+        Defaults to :func:`mean_template` of ``landmarks``.
+    method : {"piecewise_affine", "similarity"}
+        See :class:`TemplateWarp`.
+    normalize : bool
+        Divide each map by its largest absolute value first, so every face weighs the same.
+
+    Returns
+    -------
+    (mean_map, template)
+    """
+    maps = np.asarray(maps, float)
+    template = mean_template(landmarks) if template is None else np.asarray(template, float)
+    warp = TemplateWarp(template, maps.shape[1:], method)
+    total = np.zeros(maps.shape[1:])
+    for m, lm in zip(maps, landmarks):
+        scale = np.abs(m).max() if normalize else 1.0
+        total += warp(m / scale if scale > 0 else m, lm)
+    return total / len(maps), template

@@ -46,3 +46,48 @@ register(
     tfd_size=Param("choice", "which TFD file is loaded (paper 2: 96)", choices=(48, 96)),
     utkface_images=Param("int", "images of the UTKFace twin", lo=10, hi=24000),
 )
+
+# Explainer keys and embeddings, written out so that validating a profile does not import torch
+# (tests/test_explain.py checks they equal facexai.explain.METHODS).
+_EXPLAINERS = ("gradient", "gradient_x_input", "smoothgrad", "integrated_gradients", "occlusion",
+               "lrp_epsilon", "lrp_zplus", "lrp_alpha1beta0", "lrp_alpha2beta1",
+               "lrp_epsilon_plus_flat", "lrp_epsilon_gamma_box", "gradcam", "guided_gradcam")
+
+register(
+    "methods",
+    seed=Param("int", "seed of the faces, the initialisation, the batches and the embeddings", lo=0),
+    image_size=Param("int", "face size in pixels (a multiple of 8, for the zero-bias CNN)",
+                     lo=48, hi=256),
+    n_train=Param("int", "training faces (the eight CK+ emotions, balanced)", lo=16, hi=100_000),
+    n_test=Param("int", "held-out faces", lo=16, hi=20_000),
+    nuisance_scale=Param("float", "multiplier of the SynthFace nuisance (pose, light, noise)",
+                         lo=0.0, hi=4.0),
+    workers=Param("int", "processes rendering the faces", lo=1, hi=64),
+    widths=Param("int_list", "filters of conv1-3 of the zero-bias CNN (paper: 64, 128, 256)",
+                 lo=1, hi=1024),
+    hidden=Param("int", "units of its dense layer (paper: 300)", lo=1, hi=4096),
+    init_scale=Param("float", "k of the paper's initialisation, std = k / sqrt(fan_in)",
+                     lo=0.01, hi=5.0),
+    epochs=Param("int", "training epochs", lo=1, hi=500),
+    batch_size=Param("int", "mini-batch size (paper: 64)", lo=1, hi=4096),
+    learning_rate=Param("float", "SGD learning rate (momentum 0.9; paper: 0.01)", lo=1e-6, hi=1.0),
+    methods=Param("str_list", "explainers shown and scored", choices=_EXPLAINERS),
+    n_show=Param("int", "faces shown with every explainer", lo=1, hi=12),
+    n_eval=Param("int", "expressive test faces scored against their expression masks",
+                 lo=2, hi=5000),
+    mask_dilation=Param("int", "pixels the ground-truth masks are grown by", lo=0, hi=16),
+    perturbation_faces=Param("int", "faces of the perturbation curves", lo=1, hi=5000),
+    perturbation_patch=Param("int", "side of the perturbed patches in pixels", lo=1, hi=64),
+    perturbation_steps=Param("int", "steps of the perturbation curves", lo=1, hi=1024),
+    randomization_methods=Param("str_list", "explainers put through the randomisation check",
+                                choices=_EXPLAINERS),
+    randomization_faces=Param("int", "faces of the randomisation check", lo=1, hi=1000),
+    filter_layer=Param("choice", "layer whose filters are visualised",
+                       choices=("relu1", "relu2", "relu3")),
+    filter_channels=Param("int", "channels shown (those most associated with an AU)", lo=1, hi=64),
+    top_k=Param("int", "top patches per channel", lo=1, hi=32),
+    n_permutations=Param("int", "permutations of the channel-AU test", lo=10, hi=100_000),
+    manifold_layer=Param("choice", "layer whose features are embedded",
+                         choices=("relu3", "fc4", "relu4", "output")),
+    embeddings=Param("str_list", "embeddings shown", choices=("pca", "tsne", "umap")),
+)

@@ -1,0 +1,285 @@
+"""Is an explanation right? Scores against known causes, perturbation curves, a sanity check.
+
+None of the three papers measured its heatmaps. Here every metric is a plain function:
+
+* **against ground truth** (SynthFace knows which pixels an expression or an attribute changes):
+  :func:`relevance_mass_accuracy` and :func:`relevance_rank_accuracy` (Arras, Osman & Samek 2022)
+  and the :func:`pointing_game` (Zhang et al. 2018), with :func:`mask_share` as the chance level;
+* **without ground truth**: :func:`perturbation_curve` (pixel flipping / region perturbation,
+  most- or least-relevant first; Samek et al. 2017) and :func:`aopc`;
+* **sanity**: :func:`randomization_check`, the cascading model-parameter randomisation test of
+  Adebayo et al. (2018): an explanation that hardly changes when the model's weights are
+  randomised top-down does not explain the model.
+
+Maps are ``(N, H, W)`` (channels reduced, e.g. by :func:`facexai.explain.relevance_map`), masks
+``(N, H, W)`` booleans.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+
+def _maps_masks(maps, masks) -> tuple[np.ndarray, np.ndarray]:
+    r = np.asarray(maps, float)
+    m = np.asarray(masks, bool)
+    if r.ndim == 2:
+        r, m = r[None], m[None]
+    if r.shape != m.shape:
+        raise ValueError(f"maps {r.shape} and masks {m.shape} differ in shape")
+    return r, m
+
+
+def mask_share(masks) -> np.ndarray:
+    """Fraction of the image inside each mask: the mass accuracy of a uniform map (chance)."""
+    m = np.asarray(masks, bool)
+    m = m[None] if m.ndim == 2 else m
+    return m.reshape(len(m), -1).mean(1)
+
+
+def relevance_mass_accuracy(maps, masks, positive: bool = True) -> np.ndarray:
+    """Share of the relevance that lies inside the mask, per map (Arras et al. 2022).
+
+    ``R_within / R_total`` over positive relevance only (``positive=False``: absolute values).
+    A map with no positive relevance scores NaN.
+    """
+    r, m = _maps_masks(maps, masks)
+    r = np.clip(r, 0, None) if positive else np.abs(r)
+    total = r.reshape(len(r), -1).sum(1)
+    inside = (r * m).reshape(len(r), -1).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, inside / total, np.nan)
+
+
+def relevance_rank_accuracy(maps, masks) -> np.ndarray:
+    """Share of the ``K`` highest-relevance pixels that lie in the mask, ``K`` = mask size
+    (Arras et al. 2022). Ties are broken by pixel order (stable sort)."""
+    r, m = _maps_masks(maps, masks)
+    out = np.full(len(r), np.nan)
+    for i, (ri, mi) in enumerate(zip(r.reshape(len(r), -1), m.reshape(len(m), -1))):
+        k = int(mi.sum())
+        if k:
+            top = np.argsort(-ri, kind="stable")[:k]
+            out[i] = mi[top].mean()
+    return out
+
+
+def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
+    """Whether each map's maximum falls inside its mask, grown by ``tolerance`` pixels
+    (Zhang et al. 2018 use 15 px at 224 px)."""
+    from scipy.ndimage import binary_dilation
+
+    r, m = _maps_masks(maps, masks)
+    if tolerance > 0:
+        yy, xx = np.mgrid[-tolerance:tolerance + 1, -tolerance:tolerance + 1]
+        disk = xx ** 2 + yy ** 2 <= tolerance ** 2
+        m = np.stack([binary_dilation(mi, disk) for mi in m])
+    flat = r.reshape(len(r), -1).argmax(1)
+    return m.reshape(len(m), -1)[np.arange(len(m)), flat]
+
+
+# ---------------------------------------------------------------------------------------------
+# Perturbation curves
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class PerturbationCurve:
+    """Scores while more and more patches are replaced: ``scores[:, k]`` after ``fractions[k]``."""
+
+    order: str
+    fractions: np.ndarray     # (steps + 1,), share of the patches replaced
+    scores: np.ndarray        # (N, steps + 1)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.scores.mean(0)
+
+
+def _fill(x: torch.Tensor, fill, gen: torch.Generator) -> torch.Tensor:
+    if fill == "mean":
+        return x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x)
+    if fill == "uniform":   # Samek et al. 2017: uniform noise over each image's value range
+        lo = x.flatten(1).amin(1).view(-1, 1, 1, 1)
+        hi = x.flatten(1).amax(1).view(-1, 1, 1, 1)
+        u = torch.rand(x.shape, generator=gen, dtype=x.dtype, device="cpu").to(x.device)
+        return lo + (hi - lo) * u
+    if isinstance(fill, str):
+        raise ValueError(f"fill must be a number, 'mean' or 'uniform', got {fill!r}")
+    return torch.full_like(x, float(fill))
+
+
+def perturbation_curve(model: nn.Module, x: torch.Tensor, maps, target, *, order: str = "morf",
+                       patch: int = 4, steps: int = 16, fraction: float = 1.0, fill="mean",
+                       seed: int = 0) -> PerturbationCurve:
+    """Region perturbation (Samek et al. 2017): replace patches in relevance order, track the score.
+
+    Parameters
+    ----------
+    model, x, target
+        As for :func:`facexai.explain.explain` (the target's score is tracked; a "predicted class"
+        target is fixed on the clean input).
+    maps : (N, H, W)
+        Relevance; a patch's relevance is the sum over its pixels.
+    order : {"morf", "lerf"}
+        Most relevant first (a faithful map makes the score drop fast) or least relevant first
+        (the score should stay).
+    patch : int
+        Side of the square, non-overlapping patches (``patch=1``: pixel flipping).
+    steps, fraction
+        ``steps`` equal steps until ``fraction`` of all patches are replaced.
+    fill : float, "mean" or "uniform"
+        What a patch is replaced with: a value, the image's mean, or uniform noise over the image's
+        value range (seeded with ``seed``), as in Samek et al.
+    """
+    from .explain import prepared, resolve, scores as target_scores
+
+    if order not in ("morf", "lerf"):
+        raise ValueError(f"order must be 'morf' or 'lerf', got {order!r}")
+    r = torch.as_tensor(np.asarray(maps, float), dtype=x.dtype, device=x.device)
+    n, _, h, w = x.shape
+    if r.shape != (n, h, w) or h % patch or w % patch:
+        raise ValueError(f"maps {tuple(r.shape)} must be (N, H, W) of the input {tuple(x.shape)} "
+                         f"with H, W multiples of patch={patch}")
+    ph, pw = h // patch, w // patch
+    patch_rel = r.view(n, ph, patch, pw, patch).sum((2, 4)).reshape(n, -1)
+    # Ties (e.g. all-zero relevance) are broken at random (seeded), never by position, so that
+    # an uninformative map does not perturb the image top-down.
+    gen = torch.Generator().manual_seed(int(seed))
+    jitter = torch.rand(patch_rel.shape, generator=gen, dtype=torch.float64).to(x.device)
+    key = patch_rel.double() + 1e-12 * patch_rel.double().abs().max() * jitter
+    ranking = torch.argsort(key, dim=1, descending=(order == "morf"))
+    n_total = ph * pw
+    counts = np.unique(np.round(np.linspace(0, fraction * n_total, steps + 1)).astype(int))
+    filled = _fill(x, fill, gen)
+    out = []
+    with prepared(model):
+        tgt = resolve(model, x, target)
+        for k in counts:
+            keep = torch.ones(n, n_total, dtype=x.dtype, device=x.device)
+            keep.scatter_(1, ranking[:, :k], 0.0)
+            mask = keep.view(n, 1, ph, 1, pw, 1).expand(n, 1, ph, patch, pw, patch)
+            mask = mask.reshape(n, 1, h, w)
+            out.append(target_scores(model, x * mask + filled * (1 - mask), tgt).cpu().numpy())
+    return PerturbationCurve(order, counts / n_total, np.stack(out, 1))
+
+
+def aopc(curve: PerturbationCurve | np.ndarray) -> np.ndarray:
+    """Area over the perturbation curve per sample: ``mean_k (s_0 - s_k)`` over steps ``k = 0..L``
+    (Samek et al. 2017). High for most-relevant-first is good; low for least-relevant-first."""
+    s = curve.scores if isinstance(curve, PerturbationCurve) else np.asarray(curve, float)
+    return (s[:, :1] - s).mean(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model-parameter randomisation
+# ---------------------------------------------------------------------------------------------
+
+def spearman(a, b) -> np.ndarray:
+    """Spearman rank correlation of each pair of maps ``(N, H, W)`` (average ranks for ties)."""
+    from scipy.stats import rankdata
+
+    a = np.asarray(a, float).reshape(len(a), -1)
+    b = np.asarray(b, float).reshape(len(b), -1)
+    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
+    ra -= ra.mean(1, keepdims=True)
+    rb -= rb.mean(1, keepdims=True)
+    den = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (ra * rb).sum(1) / den, np.nan)
+
+
+def ssim(a, b, sigma: float = 1.5) -> np.ndarray:
+    """Structural similarity (Wang et al. 2004, Gaussian window) of each pair of maps, each first
+    scaled to [0, 1] by its own range."""
+    from scipy.ndimage import gaussian_filter
+
+    def unit(m):
+        lo, hi = m.min(), m.max()
+        return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
+
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    out = []
+    for x, y in zip(np.asarray(a, float), np.asarray(b, float)):
+        x, y = unit(x), unit(y)
+        f = lambda z: gaussian_filter(z, sigma)   # noqa: E731
+        mx, my = f(x), f(y)
+        vx, vy, cxy = f(x * x) - mx ** 2, f(y * y) - my ** 2, f(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+        out.append(s.mean())
+    return np.array(out)
+
+
+def parametrised_layers(model: nn.Module) -> list[str]:
+    """Names of the leaf modules that hold parameters (convolutions, dense layers ...), input first."""
+    return [n for n, m in model.named_modules()
+            if not list(m.children()) and any(True for _ in m.parameters(recurse=False))]
+
+
+def randomize_layer(module: nn.Module, gen: torch.Generator) -> None:
+    """Redraw every parameter of ``module`` from N(0, sd of its current values): the scale of the
+    layer is kept, what it learnt is gone."""
+    with torch.no_grad():
+        for p in module.parameters(recurse=False):
+            sd = float(p.std()) if p.numel() > 1 else float(p.abs().mean())
+            noise = torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device)
+            p.copy_(noise * sd)
+
+
+def randomization_check(model: nn.Module, x: torch.Tensor, target, method: str | Callable, *,
+                        layers: list[str] | None = None, similarity=("spearman",),
+                        absolute: bool = True, seed: int = 0, **options) -> pd.DataFrame:
+    """Cascading model-parameter randomisation (Adebayo et al. 2018), top-down.
+
+    The model is copied; its parametrised layers are randomised one after another from the output
+    towards the input (:func:`randomize_layer`, cumulatively), and after each step the explanation
+    of ``x`` is compared with the one of the trained model.
+
+    Parameters
+    ----------
+    method : str or callable
+        A key of :data:`facexai.explain.EXPLAINERS` (explained with ``target`` and ``options``) or a
+        function ``(model, x) -> relevance``.
+    layers : list of str, optional
+        The layers to randomise, input first (default :func:`parametrised_layers`).
+    similarity : sequence of {"spearman", "ssim"}
+        Similarities of the (absolute, if ``absolute``) channel-summed maps.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per step (``"none"`` first: the trained model against itself), with the layer
+        randomised last and the mean and SD over samples of each similarity.
+    """
+    from .explain import explain, relevance_map
+
+    def run(m):
+        r = method(m, x) if callable(method) else explain(m, x, target, method, **options)
+        return relevance_map(r, "abs" if absolute else "sum")
+
+    work = copy.deepcopy(model)
+    layers = list(layers) if layers is not None else parametrised_layers(work)
+    modules = dict(work.named_modules())
+    gen = torch.Generator().manual_seed(int(seed))
+    reference = run(work)
+    fns = {"spearman": spearman, "ssim": ssim}
+    unknown = [s for s in similarity if s not in fns]
+    if unknown:
+        raise ValueError(f"unknown similarity {unknown[0]!r}; choose from {', '.join(fns)}")
+    rows = []
+    for step, name in enumerate(["none"] + layers[::-1]):
+        if name != "none":
+            randomize_layer(modules[name], gen)
+        current = reference if name == "none" else run(work)
+        row = {"step": step, "randomized_down_to": name}
+        for s in similarity:
+            values = fns[s](reference, current)
+            row[s] = float(np.nanmean(values))
+            row[f"{s}_sd"] = float(np.nanstd(values))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,262 @@
+"""What convolutional filters respond to (paper 2): top patches, projections, Action-Unit association.
+
+* :func:`receptive_fields` computes, from the architecture alone, which input pixels each unit of
+  each layer sees (size, stride and offset); a test checks it against the support of the gradient.
+* :func:`top_activations` finds, per channel, the ``k`` images (and the position in each) that
+  excite it most; :func:`crop_patches` cuts their receptive fields out of the images, and
+  :func:`project_top` projects the single top activation back to pixel space through guided
+  backprop or a deconvnet (Zeiler & Fergus 2014), as the paper's visualisations did.
+* :func:`au_association` relates every channel's activation over a dataset to every Action Unit:
+  correlation with the AU's intensity, Jensen-Shannon divergence between the activation
+  distributions with and without the AU, and permutation p-values (per pair, and corrected for
+  all pairs by the maximum statistic), so "filter 17 is an AU12 detector" is a tested statement.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.BatchNorm2d, nn.Dropout,
+                nn.Identity)
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Receptive field of the units of one layer, in input pixels.
+
+    Unit ``(i, j)`` sees the ``size`` x ``size`` square centred on pixel
+    ``(start + i * jump, start + j * jump)`` (before clipping to the image).
+    """
+
+    size: int
+    jump: int
+    start: float
+
+    def box(self, i: int, j: int) -> tuple[int, int, int, int]:
+        """``(top, left, bottom, right)`` of unit ``(i, j)``, bottom/right exclusive, unclipped."""
+        half = (self.size - 1) / 2
+        top = int(round(self.start + i * self.jump - half))
+        left = int(round(self.start + j * self.jump - half))
+        return top, left, top + self.size, left + self.size
+
+
+def _as_int(v) -> int:
+    return int(v[0]) if isinstance(v, (tuple, list)) else int(v)
+
+
+def receptive_fields(model: nn.Module) -> dict[str, ReceptiveField]:
+    """Receptive field of every convolution, pooling and elementwise leaf module, in forward order.
+
+    Assumes square kernels and a sequential network (modules registered in the order they run, as
+    in ``nn.Sequential`` models and torchvision's VGG); stops at the first module that mixes all
+    positions (flatten, dense, adaptive pooling).
+    """
+    size, jump, start = 1, 1, 0.0
+    out: dict[str, ReceptiveField] = {}
+    for name, m in model.named_modules():
+        if list(m.children()):
+            continue
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            k, s = _as_int(m.kernel_size), _as_int(m.stride)
+            p, d = _as_int(m.padding), _as_int(getattr(m, "dilation", 1))
+            k_eff = d * (k - 1) + 1
+            start += ((k_eff - 1) / 2 - p) * jump
+            size += (k_eff - 1) * jump
+            jump *= s
+        elif not isinstance(m, _ELEMENTWISE):
+            break
+        out[name] = ReceptiveField(size, jump, start)
+    return out
+
+
+@dataclass
+class TopActivations:
+    """Per channel of ``layer``, the ``k`` strongest activations over a dataset (one per image)."""
+
+    layer: str
+    values: np.ndarray      # (C, k)
+    images: np.ndarray      # (C, k) image index
+    positions: np.ndarray   # (C, k, 2) unit (i, j) of the maximum in that image
+    field: ReceptiveField
+
+
+def max_activations(model: nn.Module, layer: str, x: torch.Tensor, batch_size: int = 128
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Each image's largest activation per channel of ``layer`` and where it is:
+    ``values (N, C)``, ``positions (N, C, 2)``."""
+    from .explain import prepared
+    from .explain.hooks import find_layer, run_forward, tap
+
+    _, module = find_layer(model, layer)
+    values, positions = [], []
+    with prepared(model), torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            with tap(module, stop=True) as seen:
+                run_forward(model, x[i:i + batch_size])
+            a = seen.output
+            if a.ndim != 4:
+                raise ValueError(f"layer {layer!r} gives {tuple(a.shape)}, not (N, C, h, w) maps")
+            flat = a.flatten(2)
+            v, idx = flat.max(2)
+            w = a.shape[3]
+            values.append(v.cpu().numpy())
+            positions.append(torch.stack([idx // w, idx % w], -1).cpu().numpy())
+    return np.concatenate(values), np.concatenate(positions)
+
+
+def top_activations(model: nn.Module, layer: str, x: torch.Tensor, k: int = 9,
+                    batch_size: int = 128) -> TopActivations:
+    """The ``k`` images that excite each channel of ``layer`` most, and where (Zeiler & Fergus:
+    one patch per image, so a channel's top patches show different faces)."""
+    fields = receptive_fields(model)
+    if layer not in fields:
+        raise ValueError(f"no receptive field for {layer!r}; convolutional layers: "
+                         f"{', '.join(fields)}")
+    values, positions = max_activations(model, layer, x, batch_size)
+    order = np.argsort(-values, axis=0, kind="stable")[:k].T          # (C, k)
+    chans = np.arange(values.shape[1])[:, None]
+    return TopActivations(layer, values[order, chans], order, positions[order, chans],
+                          fields[layer])
+
+
+def crop_patches(images: np.ndarray, tops: TopActivations, fill: float = 0.0) -> np.ndarray:
+    """Receptive-field crops of the top activations, ``(C, k, size, size[, 3])``; the parts of a
+    field outside the image are ``fill``."""
+    images = np.asarray(images)
+    size = tops.field.size
+    c, k = tops.images.shape
+    out = np.full((c, k, size, size) + images.shape[3:], fill, dtype=float)
+    h, w = images.shape[1:3]
+    for ci in range(c):
+        for ki in range(k):
+            top, left, bottom, right = tops.field.box(*tops.positions[ci, ki])
+            t0, l0, b0, r0 = max(top, 0), max(left, 0), min(bottom, h), min(right, w)
+            if t0 < b0 and l0 < r0:
+                out[ci, ki, t0 - top:b0 - top, l0 - left:r0 - left] = \
+                    images[tops.images[ci, ki], t0:b0, l0:r0]
+    return out
+
+
+def project_top(model: nn.Module, x: torch.Tensor, tops: TopActivations, channels=None,
+                method: str = "guided_backprop", crop: bool = True) -> np.ndarray:
+    """Pixel-space projection of each channel's single top activation (Zeiler & Fergus 2014).
+
+    ``method``: ``"guided_backprop"`` or ``"deconvnet"`` (any explainer key works). The projection
+    is summed over input channels and, with ``crop``, cut to the unit's receptive field:
+    ``(len(channels), size, size)``; otherwise ``(len(channels), H, W)``.
+    """
+    from .explain import Target, explain, relevance_map
+
+    channels = range(tops.values.shape[0]) if channels is None else channels
+    out = []
+    for c in channels:
+        img = int(tops.images[c, 0])
+        unit = tuple(int(v) for v in tops.positions[c, 0])
+        r = explain(model, x[img:img + 1], Target.channel(tops.layer, int(c), unit), method)
+        m = relevance_map(r)[0]
+        if crop:
+            one = TopActivations(tops.layer, tops.values[c:c + 1, :1], np.zeros((1, 1), int),
+                                 tops.positions[c:c + 1, :1], tops.field)
+            m = crop_patches(m[None], one)[0, 0]
+        out.append(m)
+    return np.stack(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Channel - Action Unit association
+# ---------------------------------------------------------------------------------------------
+
+def _zscore(a: np.ndarray) -> np.ndarray:
+    sd = a.std(0)
+    return (a - a.mean(0)) / np.where(sd > 0, sd, np.inf)
+
+
+def _js_bits(onehot: np.ndarray, present: np.ndarray, n_ch: int, bins: int) -> np.ndarray:
+    """JS divergence (bits) between each channel's binned activations with / without each AU:
+    ``(A, C)``; NaN where a group is empty."""
+    with_au = (present.T.astype(np.float32) @ onehot).reshape(-1, n_ch, bins)
+    without = ((~present).T.astype(np.float32) @ onehot).reshape(-1, n_ch, bins)
+    with np.errstate(divide="ignore", invalid="ignore"):    # an empty group gives NaN
+        p = with_au / with_au.sum(2, keepdims=True)
+        q = without / without.sum(2, keepdims=True)
+        m = (p + q) / 2
+        kl = lambda a: np.where(a > 0, a * np.log2(a / m), 0.0).sum(2)   # noqa: E731
+        return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float = 0.1,
+                   bins: int = 10, n_permutations: int = 200, seed: int = 0,
+                   channel_names=None, au_names=None) -> pd.DataFrame:
+    """Association of every channel with every Action Unit over a dataset, with permutation tests.
+
+    Parameters
+    ----------
+    activations : (N, C)
+        One number per image and channel (e.g. the spatial maximum, :func:`max_activations`).
+    au : (N, A)
+        AU intensities per image (0 = absent).
+    threshold : float
+        Intensity above which an AU counts as present (for the divergence).
+    bins : int
+        Equal-frequency bins of each channel's activation for the divergence.
+    n_permutations : int
+        Label permutations (rows of ``au`` shuffled together, so AU co-occurrence is kept).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (channel, AU): ``r`` (Pearson correlation with the intensity), ``js_bits``
+        (Jensen-Shannon divergence between the activation distributions with and without the AU,
+        0 = identical, 1 = disjoint), their per-pair permutation p-values ``p_r``, ``p_js``, and
+        ``p_r_fwer``, ``p_js_fwer`` corrected for all pairs by the permutation distribution of the
+        maximum statistic (Westfall & Young 1993).
+    """
+    act = np.asarray(activations, float)
+    au = np.asarray(au, float)
+    n, n_ch = act.shape
+    if au.shape[0] != n:
+        raise ValueError(f"activations have {n} rows, au has {au.shape[0]}")
+    za = _zscore(act)
+    present = au > threshold
+    # equal-frequency bins per channel (ranks), one-hot over (channel, bin)
+    ranks = act.argsort(0, kind="stable").argsort(0, kind="stable")
+    idx = np.minimum(ranks * bins // n, bins - 1) + np.arange(n_ch) * bins
+    onehot = np.zeros((n, n_ch * bins), np.float32)
+    onehot[np.arange(n)[:, None], idx] = 1.0
+
+    def stats(rows):
+        r = za.T @ _zscore(au[rows]) / n                              # (C, A)
+        js = _js_bits(onehot, present[rows], n_ch, bins).T             # (C, A)
+        return r, js
+
+    r_obs, js_obs = stats(np.arange(n))
+    rng = np.random.default_rng(seed)
+    ge_r = np.zeros_like(r_obs)
+    ge_js = np.zeros_like(js_obs)
+    max_r, max_js = [], []
+    for _ in range(n_permutations):
+        r_p, js_p = stats(rng.permutation(n))
+        ge_r += np.abs(r_p) >= np.abs(r_obs)
+        ge_js += np.nan_to_num(js_p, nan=-1) >= js_obs
+        max_r.append(np.nanmax(np.abs(r_p)))
+        max_js.append(np.nanmax(js_p))
+    max_r, max_js = np.array(max_r), np.array(max_js)
+    fw_r = (1 + (max_r[None, None] >= np.abs(r_obs)[..., None]).sum(-1)) / (1 + n_permutations)
+    fw_js = (1 + (max_js[None, None] >= js_obs[..., None]).sum(-1)) / (1 + n_permutations)
+    channel_names = list(channel_names) if channel_names is not None else list(range(n_ch))
+    au_names = list(au_names) if au_names is not None else list(range(au.shape[1]))
+    cc, aa = np.meshgrid(np.arange(n_ch), np.arange(au.shape[1]), indexing="ij")
+    table = pd.DataFrame({
+        "channel": np.asarray(channel_names, dtype=object)[cc.ravel()],
+        "au": np.asarray(au_names, dtype=object)[aa.ravel()],
+        "r": r_obs.ravel(), "js_bits": js_obs.ravel(),
+        "p_r": ((1 + ge_r) / (1 + n_permutations)).ravel(),
+        "p_js": ((1 + ge_js) / (1 + n_permutations)).ravel(),
+        "p_r_fwer": fw_r.ravel(), "p_js_fwer": fw_js.ravel(),
+    })
+    table.loc[np.isnan(table["js_bits"]), ["p_js", "p_js_fwer"]] = np.nan
+    return table

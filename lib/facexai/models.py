@@ -1,0 +1,249 @@
+"""The networks of the study, by registry key: paper 2's zero-bias CNN, paper 3's VGG16, a tiny test CNN.
+
+Every model is a plain ``torch.nn.Module`` made of *module* layers only (every ReLU and pooling step is
+its own module instance, never a functional call and never shared): LRP rules, Grad-CAM layers and
+receptive-field arithmetic all address layers by module, so a hidden ``F.relu`` would silently escape
+them.
+
+==================  ==========================================================================
+key                 factory
+==================  ==========================================================================
+``zero_bias_cnn``   :func:`zero_bias_cnn` (Khorrami, Paine & Huang 2015, from the authors' code)
+``vgg16``           :func:`vgg16` (torchvision VGG16, last layer replaced; Xiao 2024)
+``tiny_cnn``        :func:`tiny_cnn` (two small convolutions; for tests and examples)
+==================  ==========================================================================
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+def _check_positive(name: str, value) -> int:
+    if isinstance(value, bool) or int(value) != value or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def zero_bias_cnn(n_outputs: int = 8, *, input_size: int = 96, in_channels: int = 1,
+                  widths: Sequence[int] = (64, 128, 256), hidden: int = 300, dropout: float = 0.0,
+                  init: str = "paper", init_scale: float = 0.7) -> nn.Sequential:
+    """The zero-bias CNN of Khorrami et al. (2015), layer for layer as in the authors' ``model.py``.
+
+    ``conv 5x5 (no bias, pad 2) -> ReLU -> max-pool 2/2`` twice (64, 128 filters), ``conv3`` (256
+    filters, no bias) -> ReLU, then a *quadrant* max-pool (kernel = stride = half the last map's
+    side, 12x12 at 96 px, giving 2x2x256 = 1024 features), ``[dropout] -> dense 300 (with bias) ->
+    ReLU -> dense n_outputs``. The
+    softmax of the paper is left to the loss (``nn.CrossEntropyLoss``), so the model returns logits.
+
+    Parameters
+    ----------
+    n_outputs : int
+        8 (CK+ with neutral and contempt), 6 (CK+ six-class), 7 (TFD), or 1 for a regression.
+    input_size : int
+        Side of the square input; a multiple of 8 (two 2x2 pools, then the quadrant split).
+    in_channels : int
+        1 for the grayscale faces of the paper.
+    widths : three ints
+        Filters of conv1-3; ``(64, 128, 256)`` in the paper. Narrower versions train in seconds on a
+        CPU (the Methods chapter uses one), with the same layer structure.
+    hidden : int
+        Units of the dense layer (300 in the paper).
+    dropout : float
+        Dropout probability on the dense layer's *input* (the paper's "d" variants use 0.5).
+    init : {"paper", "torch"}
+        ``"paper"``: Gaussian weights with std ``init_scale / sqrt(fan_in)``, dense bias 1.0, output
+        bias 0, as in the authors' code (which draws ``init_scale`` from U(0.2, 1.2) unseeded once per
+        run; here it is a fixed argument). ``"torch"``: PyTorch's default initialisation.
+    init_scale : float
+        The ``k`` of the paper's initialisation.
+    """
+    n_outputs = _check_positive("n_outputs", n_outputs)
+    input_size = _check_positive("input_size", input_size)
+    if input_size % 8:
+        raise ValueError(f"input_size must be a multiple of 8 (two 2x2 pools and a quadrant "
+                         f"split), got {input_size}")
+    if len(widths) != 3:
+        raise ValueError(f"widths must give three numbers of filters, got {widths!r}")
+    w1, w2, w3 = (_check_positive("widths", w) for w in widths)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    quadrant = input_size // 8
+    model = nn.Sequential()
+    model.add_module("conv1", nn.Conv2d(in_channels, w1, 5, padding=2, bias=False))
+    model.add_module("relu1", nn.ReLU())
+    model.add_module("pool1", nn.MaxPool2d(2, 2))
+    model.add_module("conv2", nn.Conv2d(w1, w2, 5, padding=2, bias=False))
+    model.add_module("relu2", nn.ReLU())
+    model.add_module("pool2", nn.MaxPool2d(2, 2))
+    model.add_module("conv3", nn.Conv2d(w2, w3, 5, padding=2, bias=False))
+    model.add_module("relu3", nn.ReLU())
+    model.add_module("pool3", nn.MaxPool2d(quadrant, quadrant))
+    model.add_module("flatten", nn.Flatten())
+    model.add_module("dropout", nn.Dropout(dropout))
+    model.add_module("fc4", nn.Linear(4 * w3, _check_positive("hidden", hidden)))
+    model.add_module("relu4", nn.ReLU())
+    model.add_module("output", nn.Linear(hidden, n_outputs))
+    if init == "paper":
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    fan_in = m.weight[0].numel()
+                    m.weight.normal_(0.0, init_scale / math.sqrt(fan_in))
+            model.fc4.bias.fill_(1.0)
+            model.output.bias.zero_()
+    elif init != "torch":
+        raise ValueError(f"unknown init {init!r}; choose 'paper' or 'torch'")
+    return model
+
+
+def vgg16(n_outputs: int = 1, *, weights: str = "none", batch_norm: bool = False,
+          dropout: float = 0.5) -> nn.Module:
+    """torchvision's VGG16 with its last layer replaced by ``Linear(4096, n_outputs)`` (Xiao 2024).
+
+    Parameters
+    ----------
+    n_outputs : int
+        1 for paper 3's attribute regression.
+    weights : str
+        ``"none"`` (random initialisation), ``"imagenet"`` (torchvision's ImageNet weights, downloaded
+        by torchvision: needs a network connection or torchvision's cache), or the path of a local
+        file holding a ``state_dict`` (loaded with ``torch.load(weights_only=True)``): either
+        ImageNet weights (1000 outputs, loaded before the last layer is replaced) or a fine-tuned
+        model with ``n_outputs`` outputs (loaded after).
+    batch_norm : bool
+        ``vgg16_bn`` instead of ``vgg16`` (LRP then needs the VGG canonizer; :mod:`facexai.explain`
+        applies it).
+    dropout : float
+        Dropout of the classifier (0.5 in torchvision and paper 3).
+    """
+    import torchvision
+
+    n_outputs = _check_positive("n_outputs", n_outputs)
+    factory = torchvision.models.vgg16_bn if batch_norm else torchvision.models.vgg16
+    state = None
+    if weights == "none":
+        model = factory(weights=None, dropout=dropout)
+    elif weights == "imagenet":
+        enum = (torchvision.models.VGG16_BN_Weights if batch_norm
+                else torchvision.models.VGG16_Weights).IMAGENET1K_V1
+        model = factory(weights=enum, dropout=dropout)
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"weights={weights!r}: no such file (use 'none', 'imagenet' or "
+                                    "the path of a state_dict file)")
+        model = factory(weights=None, dropout=dropout)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        if state["classifier.6.weight"].shape[0] == 1000:
+            model.load_state_dict(state)
+            state = None
+    model.classifier[6] = nn.Linear(4096, n_outputs)
+    if state is not None:
+        model.load_state_dict(state)
+    return model
+
+
+def tiny_cnn(n_outputs: int = 3, *, in_channels: int = 1, input_size: int = 16, width: int = 4,
+             bias: bool = True) -> nn.Sequential:
+    """Two 3x3 convolutions with ReLU and max-pooling, then a dense layer: for tests.
+
+    ``bias=False`` gives a bias-free ReLU network, on which LRP-epsilon conserves relevance exactly
+    (up to epsilon), the identity the tests check.
+    """
+    if input_size % 4:
+        raise ValueError(f"input_size must be a multiple of 4, got {input_size}")
+    side = input_size // 4
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 3, padding=1, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding=1, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(2 * width * side * side, 8 * width, bias=bias), nn.ReLU(),
+        nn.Linear(8 * width, n_outputs, bias=bias),
+    )
+
+
+#: Model factories by key; parameters and sweeps name them.
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "zero_bias_cnn": zero_bias_cnn, "vgg16": vgg16, "tiny_cnn": tiny_cnn,
+}
+
+
+def build_model(key: str, **kwargs) -> nn.Module:
+    """The model of registry key ``key`` (see :data:`MODELS`); a ValueError names an unknown key."""
+    if key not in MODELS:
+        near = difflib.get_close_matches(str(key), list(MODELS), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise ValueError(f"unknown model {key!r}{hint}; known models: {', '.join(MODELS)}")
+    return MODELS[key](**kwargs)
+
+
+def local_mean_subtraction(x: torch.Tensor, size: int = 5) -> torch.Tensor:
+    """Subtract each pixel's ``size`` x ``size`` neighbourhood mean, per channel and image.
+
+    What the authors' input normaliser (anna's ``Normer3``) effectively does under Python 2, where its
+    division by ``std ** (1/2)`` is a division by 1 (see papers.md). Borders average over the pixels
+    inside the image only.
+    """
+    pad = size // 2
+    return x - F.avg_pool2d(x, size, stride=1, padding=pad, count_include_pad=False)
+
+
+def khorrami_input(images) -> torch.Tensor:
+    """Paper 2's input scaling of uint8 images ``(N, H, W)`` or ``(N, 1, H, W)``: ``x / 255 * 2``
+    (range [0, 2]) followed by :func:`local_mean_subtraction`; returns ``(N, 1, H, W)`` float32."""
+    x = torch.as_tensor(images, dtype=torch.float32)
+    if x.ndim == 3:
+        x = x[:, None]
+    return local_mean_subtraction(x / 255.0 * 2.0)
+
+
+def fit_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
+                   batch_size: int = 64, lr: float = 0.01, momentum: float = 0.9,
+                   weight_decay: float = 1e-5, seed: int = 0, regression: bool = False,
+                   log: Callable[[str], None] | None = None) -> list[float]:
+    """Train ``model`` in place with SGD + momentum (the paper-2 optimiser) on ``(x, y)``.
+
+    Mini-batches are drawn by a seeded permutation each epoch, so a run is reproducible. Cross-entropy
+    for class labels, mean squared error with ``regression=True``. Returns the mean training loss
+    of each epoch; the model is left in eval mode.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
+    losses = []
+    model.train()
+    for epoch in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            opt.zero_grad(set_to_none=True)
+            out = model(x[idx])
+            loss = loss_fn(out.squeeze(1) if regression else out, y[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / len(x))
+        if log:
+            log(f"epoch {epoch + 1}: loss {losses[-1]:.4f}")
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Model outputs for ``x`` in eval mode, in batches (the model's mode is restored)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+    finally:
+        model.train(was_training)

@@ -1,0 +1,73 @@
+"""The models of the study: paper 2's architecture layer for layer, VGG16's factory, the registry."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from facexai.models import (build_model, fit_classifier, khorrami_input, local_mean_subtraction,
+                            predict, tiny_cnn, vgg16, zero_bias_cnn)
+
+
+def test_zero_bias_cnn_is_the_papers_architecture():
+    m = zero_bias_cnn(8)                                   # paper defaults, 96 px
+    convs = [l for l in m if isinstance(l, nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 128, 256]
+    assert all(c.bias is None and c.kernel_size == (5, 5) and c.padding == (2, 2) for c in convs)
+    assert m.pool3.kernel_size == 12 and m.pool3.stride == 12          # quadrant pooling
+    assert m.fc4.in_features == 2 * 2 * 256 and m.fc4.out_features == 300
+    assert m.fc4.bias is not None and torch.all(m.fc4.bias == 1.0)       # init of the code
+    assert torch.all(m.output.bias == 0) and m.output.out_features == 8
+    x = torch.zeros(2, 1, 96, 96)
+    assert m(x).shape == (2, 8)
+    # shapes through the network: 96 -> 48 -> 24 -> 2x2 quadrants
+    assert m[:9](x).shape == (2, 256, 2, 2)
+
+
+def test_zero_bias_cnn_options_and_errors():
+    m = zero_bias_cnn(6, input_size=64, widths=(8, 16, 32), hidden=20, dropout=0.5)
+    assert m(torch.zeros(1, 1, 64, 64)).shape == (1, 6) and m.dropout.p == 0.5
+    with pytest.raises(ValueError, match="multiple of 8"):
+        zero_bias_cnn(input_size=90)
+    with pytest.raises(ValueError, match="unknown init"):
+        zero_bias_cnn(init="xavier")
+
+
+def test_vgg16_factory_replaces_the_last_layer_and_loads_local_weights(tmp_path):
+    m = vgg16(1, weights="none")
+    assert m.classifier[6].out_features == 1
+    assert m(torch.zeros(1, 3, 64, 64)).shape == (1, 1)
+    path = tmp_path / "finetuned.pt"
+    torch.save(m.state_dict(), path)
+    again = vgg16(1, weights=str(path))
+    for (k, a), b in zip(m.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), k
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        vgg16(weights=str(tmp_path / "missing.pt"))
+
+
+def test_registry_names_an_unknown_model():
+    assert isinstance(build_model("tiny_cnn", n_outputs=2), nn.Module)
+    with pytest.raises(ValueError, match="unknown model 'vgg61'.*did you mean 'vgg16'"):
+        build_model("vgg61")
+
+
+def test_local_mean_subtraction_removes_constant_images_and_keeps_edges():
+    flat = torch.full((1, 1, 12, 12), 3.0)
+    assert torch.allclose(local_mean_subtraction(flat), torch.zeros_like(flat))
+    x = khorrami_input(torch.randint(0, 255, (2, 16, 16), dtype=torch.uint8).numpy())
+    assert x.shape == (2, 1, 16, 16) and x.dtype == torch.float32
+
+
+def test_training_is_seeded_and_learns_a_separable_task():
+    torch.manual_seed(0)
+    x = torch.randn(64, 1, 8, 8)
+    y = (x[:, 0, :4].mean((1, 2)) > x[:, 0, 4:].mean((1, 2))).long()
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        m = tiny_cnn(2, input_size=8)
+        runs.append(fit_classifier(m, x, y, epochs=15, batch_size=16, lr=0.05, seed=3))
+    assert runs[0] == runs[1]                                  # same seeds, same losses
+    assert (predict(m, x).argmax(1) == y).float().mean() > 0.9
+    assert not m.training
