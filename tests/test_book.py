@@ -79,3 +79,24 @@ def test_a_failing_notebook_names_itself_and_the_cell(tmp_path):
     assert "'broken'" in message and "code cell 2" in message and "ValueError: boom" in message
     assert not out.exists(), "a failed run must not leave an executed notebook behind"
     assert (tmp_path / "out" / "failed" / "broken.ipynb").is_file()
+
+
+def test_execute_after_reorders_execution_and_refuses_cycles_and_unknown_names(monkeypatch):
+    import facexai.book as book
+
+    deps = {"intro": [], "claims": ["a", "b"], "a": [], "b": ["a"]}
+    monkeypatch.setattr(book, "execute_after", lambda n: deps[n])
+    assert book.execution_order(["intro", "claims", "a", "b"]) == ["intro", "a", "b", "claims"]
+    deps["a"] = ["claims"]
+    with pytest.raises(BuildError, match="wait for each other: claims -> a -> claims"):
+        book.execution_order(["intro", "claims", "a", "b"])
+    deps.update(a=[], b=["nowhere"])
+    with pytest.raises(BuildError, match="'b' executes after nowhere"):
+        book.execution_order(["intro", "claims", "a", "b"])
+
+
+def test_every_notebook_in_the_book_has_a_valid_execution_order():
+    from facexai.book import execution_order
+
+    names = toc_notebooks()
+    assert sorted(execution_order(names)) == sorted(names)

@@ -114,3 +114,29 @@ def test_record_has_the_provenance_fields(tmp_path, monkeypatch):
                 "peak_memory_mb"):
         assert key in rec
     assert rec["peak_memory_mb"] > 10 and rec["packages"]["numpy"] != "not installed"
+
+
+def test_results_are_recorded_and_read_back_by_another_notebook(tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    run.start("data_synthetic", _parameters_cell("data_synthetic"))
+    assert run.result("accuracy", 0.75) == 0.75
+    table = pd.DataFrame({"r": [0.5, 0.25]}, index=pd.Index(["happy", "calm"], name="attribute"))
+    run.result("pearson", table)
+    with pytest.raises(TypeError, match="result 'model'"):
+        run.result("model", object())
+    build = tmp_path / "build"
+    record = build / "executed" / "ci" / "notebooks" / "data_synthetic.run.json"
+    record.parent.mkdir(parents=True)
+    monkeypatch.setenv("FACEXAI_RUN_RECORD", str(record))
+    monkeypatch.setenv("FACEXAI_BUILD", str(build))
+    rec = run.finish()
+    assert rec["results"]["accuracy"] == 0.75
+    assert rec["results"]["pearson"] == {"table": [{"attribute": "happy", "r": 0.5},
+                                                   {"attribute": "calm", "r": 0.25}]}
+    assert json.loads(record.read_text())["results"] == rec["results"]
+    assert run.results_of("data_synthetic", "ci") == rec["results"]
+    with pytest.raises(FileNotFoundError, match="no run record of notebook 'methods'.*execute it"):
+        run.results_of("methods", "ci")

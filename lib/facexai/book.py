@@ -73,6 +73,56 @@ def toc_notebooks(root: Path | None = None) -> list[str]:
     return names
 
 
+def executed_dir(profile: str) -> Path:
+    """``<build>/executed/<profile>/notebooks``: executed notebooks and their ``.run.json`` records."""
+    return paths.build_dir() / "executed" / profile / "notebooks"
+
+
+def execute_after(name: str) -> list[str]:
+    """The notebooks ``name`` must run after: ``facexai: execute_after: [...]`` in its front matter.
+
+    A summary page (a chapter's "Claims" table, say) can stand first in the book yet read the
+    results of the notebooks after it (:func:`facexai.run.results_of`).
+    """
+    import jupytext
+
+    meta = jupytext.read(paths.notebooks_dir() / f"{name}.md").metadata.get("facexai", {})
+    after = meta.get("execute_after", []) if isinstance(meta, dict) else []
+    if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
+        raise BuildError(f"notebook {name!r}: facexai.execute_after must be a list of notebook "
+                         f"names, got {after!r}")
+    return after
+
+
+def execution_order(names: list[str]) -> list[str]:
+    """``names`` in book order, except that a notebook runs after those it names in
+    ``execute_after``; an unknown name or a cycle is an error naming the notebooks."""
+    deps = {n: execute_after(n) for n in names}
+    for n, after in deps.items():
+        unknown = [a for a in after if a not in deps]
+        if unknown:
+            raise BuildError(f"notebook {n!r} executes after {', '.join(unknown)}, which "
+                             "_toc.yml does not list")
+    order: list[str] = []
+    visiting: list[str] = []
+
+    def visit(n: str) -> None:
+        if n in order:
+            return
+        if n in visiting:
+            cycle = visiting[visiting.index(n):] + [n]
+            raise BuildError(f"notebooks wait for each other: {' -> '.join(cycle)}")
+        visiting.append(n)
+        for a in deps[n]:
+            visit(a)
+        visiting.pop()
+        order.append(n)
+
+    for n in names:
+        visit(n)
+    return order
+
+
 def _kernel_env(profile: str, notebook: str, record_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     # An Agg backend in the kernel makes plt.show() draw nothing: the book would lose its figures.
@@ -228,9 +278,9 @@ def build(profile: str = "default", *, html: bool = True, only: list[str] | None
         unknown = [n for n in only if n not in names]
         if unknown:
             raise BuildError(f"unknown notebook(s) {', '.join(unknown)}; known: {', '.join(names)}")
-    out_dir = paths.build_dir() / "executed" / profile / "notebooks"
-    results = []
-    for name in names:
+    out_dir = executed_dir(profile)
+    results = {}
+    for name in execution_order(names):
         out = out_dir / f"{name}.ipynb"
         if only and name not in only:
             if not out.is_file():
@@ -241,7 +291,8 @@ def build(profile: str = "default", *, html: bool = True, only: list[str] | None
             rec = execute_notebook(paths.notebooks_dir() / f"{name}.md", out, values[name], profile)
             log(f"[facexai]   {name}: {rec['papermill_duration_s']:.1f} s, "
                 f"peak {rec['peak_memory_mb']:.0f} MiB")
-        results.append(NotebookResult(name, out, rec))
+        results[name] = NotebookResult(name, out, rec)
+    results = [results[n] for n in names]  # book order again
     total = time.time() - t0
     summary = {"profile": profile, "notebooks_s": round(total, 2),
                "notebooks": {r.name: r.record["papermill_duration_s"] for r in results}}

@@ -80,6 +80,28 @@ def _cmd_data_twins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_execute(args: argparse.Namespace) -> int:
+    """Execute one notebook with its profile's parameters, as the book build does."""
+    from .book import BuildError, execute_notebook, executed_dir
+    from .params import load_profile
+
+    values = load_profile(args.profile)
+    source = paths.notebooks_dir() / f"{args.notebook}.md"
+    if not source.is_file():
+        raise BuildError(f"no notebook {args.notebook!r} ({source})")
+    if args.notebook not in values:
+        raise BuildError(f"profile {args.profile!r} gives no parameters for {args.notebook!r} "
+                         f"(params/{args.profile}.yml)")
+    out = executed_dir(args.profile) / f"{args.notebook}.ipynb"
+    rec = execute_notebook(source, out, values[args.notebook], args.profile)
+    print(f"{args.notebook} ({args.profile}): {rec['papermill_duration_s']:.1f} s, peak "
+          f"{rec['peak_memory_mb']:.0f} MiB -> {out}")
+    for key, value in rec.get("results", {}).items():
+        if not isinstance(value, dict):
+            print(f"  {key} = {value}")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -95,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", help="re-execute only these notebooks (others are reused)")
     p.add_argument("--no-html", action="store_true", help="execute the notebooks, skip Jupyter Book")
     p.set_defaults(func=_cmd_book)
+
+    p = sub.add_parser("execute", help="execute one notebook under a profile (no HTML); its "
+                       "executed copy and run record go to _build/executed/<profile>/notebooks/")
+    p.add_argument("notebook", help="name of a notebook in notebooks/ (without .md)")
+    p.add_argument("--profile", default="default", help="params/<profile>.yml (default: default)")
+    p.set_defaults(func=_cmd_execute)
 
     p = sub.add_parser("check-site", help="open every page of the built book in headless Chromium")
     p.add_argument("--html", type=paths.Path, help="HTML folder (default: _build/html)")

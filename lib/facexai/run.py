@@ -55,6 +55,7 @@ class Run:
     params: dict[str, Any]
     profile: str
     started: float = field(default_factory=time.time)
+    results: dict[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -135,6 +136,53 @@ def current() -> Run:
     return _current
 
 
+def _plain(value: Any, name: str) -> Any:
+    """A result value as JSON-able data: a number, a string, a bool, or a small table of them."""
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return value.item() if isinstance(value, np.generic) else value
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):  # a pandas Series or DataFrame: a small table
+        frame = value.to_frame() if getattr(value, "ndim", 2) == 1 else value
+        if len(frame) * max(len(frame.columns), 1) > 10_000:
+            raise ValueError(f"result {name!r} is a table of {frame.shape}: too large to record "
+                             "(at most 10,000 cells)")
+        table = frame.reset_index()
+        table.columns = [str(c) for c in table.columns]
+        return {"table": [{k: _plain(v, name) for k, v in row.items()}
+                          for row in table.to_dict(orient="records")]}
+    raise TypeError(f"result {name!r} must be a number, string, bool or pandas table, "
+                    f"got {type(value).__name__}")
+
+
+def result(name: str, value: Any) -> Any:
+    """Record a result of this run under ``name``: a number, or a small pandas table.
+
+    Results go into the run's provenance record (``"results"``), where a sweep gathers them into one
+    tidy table (one row per point and metric). Returns ``value``, so it can wrap an expression.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a result needs a non-empty string name, got {name!r}")
+    current().results[name] = _plain(value, name)
+    return value
+
+
+def results_of(notebook: str, profile: str | None = None) -> dict[str, Any]:
+    """The results another notebook recorded in this build (its ``.run.json`` record).
+
+    For summary pages that declare ``facexai: execute_after: [...]`` in their front matter, so the
+    build runs them after the notebooks they read. ``profile``: this run's profile by default.
+    """
+    profile = profile or os.environ.get("FACEXAI_PROFILE") or "interactive"
+    path = paths.build_dir() / "executed" / profile / "notebooks" / f"{notebook}.run.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no run record of notebook {notebook!r} under profile {profile!r} "
+                                f"({path}): execute it first (facexai execute {notebook} "
+                                f"--profile {profile})")
+    return json.loads(path.read_text(encoding="utf-8")).get("results", {})
+
+
 def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, str]:
     out = {}
     for name in names:
@@ -180,6 +228,7 @@ def record(run: Run | None = None) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(run.started)),
         "wall_time_s": round(time.time() - run.started, 3),
         "peak_memory_mb": round(peak_memory_mb(), 1),
+        "results": dict(run.results),
     }
 
 
@@ -192,4 +241,4 @@ def finish() -> dict[str, Any]:
     return rec
 
 
-__all__ = ["Run", "start", "finish", "current", "record", "seed_everything", "ParameterError"]
+__all__ = ["Run", "start", "finish", "current", "record", "result", "results_of", "seed_everything", "ParameterError"]
