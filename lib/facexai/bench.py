@@ -1,5 +1,6 @@
 """Benchmarks (``make bench``): SynthFace generator throughput, explanation throughput (each
-explainer's time as a ratio to a plain input-gradient pass) and the default book's build time.
+explainer's time as a ratio to a plain input-gradient pass), the scaling of a sweep with its workers
+and the default book's build time.
 
 Measured, not asserted: the numbers go to stdout and to ``<build>/bench.json``. Timed tests would be
 flaky on a shared 2-core machine; a benchmark reports what it saw.
@@ -44,6 +45,42 @@ def book_build_time(profile: str) -> dict:
         total = time.perf_counter() - t0
         summary = json.loads((paths.build_dir() / "executed" / profile / "build.json").read_text())
     return {"profile": profile, "wall_s": round(total, 1), **summary}
+
+
+def sweep_scaling(n_points: int = 8, workers=(1, 2), repeats: int = 1) -> dict:
+    """Time an ``n_points`` sweep of the probe notebook (``tests/data/sweep_probe.md``, whose own
+    work takes milliseconds) on the local pool with each number of ``workers``, in a scratch build.
+
+    The per-point overhead is the mean wall time of a point with one worker: starting a worker's
+    papermill run, the kernel, its imports (numpy, pandas, facexai) and writing the notebook.
+    Returns the times, the overhead and the speed-up of each worker count over one worker.
+    """
+    from . import sweep
+
+    spec = {"notebook": str(paths.root() / "tests" / "data" / "sweep_probe.md"),
+            "set": {"n": 100, "scale": 1.0, "fail": False, "sleep": 0.0, "label": "bench"},
+            "grid": {"seed": list(range(n_points))}}
+    # other processes on the machine take cores from the workers: say how busy it was
+    out: dict = {"points": n_points, "wall_s": {}, "point_mean_s": {},
+                 "load_average_before": round(os.getloadavg()[0], 2)}
+    for w in workers:
+        best = None
+        for _ in range(repeats):
+            with tempfile.TemporaryDirectory(prefix="facexai-bench-sweep-") as scratch, \
+                    paths.environment({"FACEXAI_BUILD": f"{scratch}/_build"}):
+                report = sweep.run_sweep(sweep.make_sweep("bench", spec), workers=w,
+                                         log=lambda *a: None)
+                if report.n_failed or report.not_run or len(report.ran) != n_points:
+                    raise RuntimeError(f"benchmark sweep did not complete: {report.summary()}")
+                if best is None or report.wall_s < best[0]:
+                    best = (report.wall_s, sum(r["wall_s"] for r in report.records) / n_points)
+        out["wall_s"][w] = round(best[0], 2)
+        out["point_mean_s"][w] = round(best[1], 2)
+    base = out["wall_s"][workers[0]]
+    out["overhead_per_point_s"] = out["point_mean_s"][workers[0]]
+    out["speedup"] = {w: round(base / t, 2) for w, t in out["wall_s"].items()}
+    out["load_average_after"] = round(os.getloadavg()[0], 2)
+    return out
 
 
 #: Options of the multi-pass explainers in the throughput table (their cost grows with them).
@@ -140,8 +177,26 @@ def print_throughput(rows: list[dict]) -> None:
                                             for m, s in models) + " |")
 
 
+def print_sweep_scaling(res: dict) -> None:
+    print(f"Sweep of {res['points']} points of the probe notebook (local pool):")
+    for w, t in res["wall_s"].items():
+        print(f"  {w} worker(s): {t:.1f} s (mean point {res['point_mean_s'][w]:.2f} s), "
+              f"speed-up x{res['speedup'][w]:.2f}")
+    print(f"  overhead per point (kernel start + imports + papermill): "
+          f"{res['overhead_per_point_s']:.2f} s; 1-minute load average "
+          f"{res['load_average_before']:.1f} before, {res['load_average_after']:.1f} after "
+          f"({os.cpu_count()} CPUs; other work on the machine lowers the speed-up)")
+
+
 def main(args) -> int:
     results: dict = {"cpu_count": os.cpu_count()}
+    if getattr(args, "sweep_only", False):
+        results["sweep"] = res = sweep_scaling()
+        print_sweep_scaling(res)
+        out = paths.build_dir() / "bench-sweep.json"
+        paths.write_text_atomic(out, json.dumps(results, indent=1))
+        print(f"written to {out}")
+        return 0
     print("SynthFace generator, one process (sample parameters + render), best of 3:")
     gen = generator_throughput()
     for size, fps in gen.items():
@@ -154,6 +209,8 @@ def main(args) -> int:
     throughput = explanation_throughput()
     print_throughput(throughput)
     results["explanation_throughput"] = throughput
+    results["sweep"] = sweep_res = sweep_scaling()
+    print_sweep_scaling(sweep_res)
     if not args.skip_book:
         print(f"Book build, profile {args.profile!r}, cold data cache (scratch folder) ...")
         book = book_build_time(args.profile)

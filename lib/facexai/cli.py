@@ -102,6 +102,43 @@ def _cmd_execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    """Validate every point of sweeps/<name>.yml, then run those not done yet.
+
+    Exit status: 0 when every point is done; otherwise the number of points that failed or did not
+    run (at most 100); 125 when the sweep is refused before anything runs (bad file or grid).
+    """
+    from .params import ParameterError
+    from .sweep import load_sweep, run_sweep
+
+    try:
+        sw = load_sweep(args.name)  # refuses a bad grid before anything runs
+    except (ParameterError, FileNotFoundError) as err:
+        print(f"facexai sweep: refused: {err}", file=sys.stderr)
+        return 125
+    if args.dry_run:
+        print(f"sweep {sw.name!r}: {len(sw.points)} valid point(s) of {sw.notebook} "
+              f"(profile {sw.profile}):")
+        for p in sw.points:
+            print(f"  {p.id}: {p.values}")
+        return 0
+    scheduler = args.scheduler
+    try:
+        report = run_sweep(sw, workers=args.workers, scheduler=scheduler, force=args.force,
+                           threads=args.threads or None)
+    except KeyboardInterrupt:
+        print(f"facexai sweep: interrupted; the finished points are kept, run `facexai sweep "
+              f"{args.name}` again to complete the sweep", file=sys.stderr)
+        return 130
+    for rec in report.failed:
+        print(f"FAILED {rec['point']}: {rec['error']}", file=sys.stderr)
+    if report.n_failed or report.not_run:
+        print(f"facexai sweep: {report.n_failed} of {len(report.records)} point(s) failed"
+              + (f", {len(report.not_run)} not run" if report.not_run else ""), file=sys.stderr)
+        return min(report.n_failed + len(report.not_run), 100)
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -143,9 +180,23 @@ def main(argv: list[str] | None = None) -> int:
                    help="registry key: tenk, kdef, ckplus, tfd or utkface")
     p.set_defaults(func=_cmd_data)
 
+    p = sub.add_parser("sweep", help="run a parameter sweep (sweeps/<name>.yml) with papermill; "
+                       "results in _build/sweeps/<name>/results.parquet and .csv")
+    p.add_argument("name", help="a sweep file in sweeps/ (without .yml)")
+    p.add_argument("--workers", type=int, default=1, help="points run at once (default 1)")
+    p.add_argument("--scheduler", help="run on Dask: tcp://host:port of a scheduler, or 'local' "
+                   "for a LocalCluster of --workers processes (default: a local process pool)")
+    p.add_argument("--dry-run", action="store_true", help="validate and list the points only")
+    p.add_argument("--force", action="store_true", help="rerun points already done")
+    p.add_argument("--threads", type=int, default=1, help="threads of each point's kernel "
+                   "(OMP_NUM_THREADS; default 1 whatever the workers; 0: leave the default)")
+    p.set_defaults(func=_cmd_sweep)
+
     p = sub.add_parser("bench", help="benchmarks: generator faces/s, book build time")
     p.add_argument("--profile", default="default", help="profile whose book build is timed")
     p.add_argument("--skip-book", action="store_true", help="do not time a book build")
+    p.add_argument("--sweep-only", action="store_true",
+                   help="only the sweep benchmark (8 points with 1 and 2 workers)")
     p.set_defaults(func=_cmd_bench)
 
     args = parser.parse_args(argv)

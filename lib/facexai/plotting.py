@@ -198,6 +198,7 @@ def region_bars(table: pd.DataFrame, value: str = "relevance_share", hue: str = 
     import seaborn as sns
 
     style()
+    table = table.reset_index(drop=True)  # concatenated per-method tables repeat their index
     fig, ax = plt.subplots(figsize=(7.5, 3.2))
     order = list(dict.fromkeys(table["region"]))
     sns.barplot(data=table, x="region", y=value, hue=hue, order=order, ax=ax, errorbar=None)

@@ -1,0 +1,708 @@
+"""Parameter sweeps: one notebook executed with papermill over a grid of parameter values.
+
+A sweep is a file ``sweeps/<name>.yml``::
+
+    notebook: methods          # a notebook under notebooks/ (or a .md path from the repo root)
+    profile: ci                # its values in params/<profile>.yml are every point's base
+    description: one line
+    set:                       # optional: values every point overrides
+      epochs: 2
+    grid:                      # the Cartesian product of these lists (in this order) ...
+      seed: [0, 1, 2]
+    # points:                  # ... or an explicit list of points instead
+    #   - {seed: 0, image_size: 48}
+
+:func:`load_sweep` reads it and validates **every point** against the notebook's schema before
+anything runs (a grid with no points, an unknown parameter or a value of the wrong type is refused
+with a :class:`facexai.params.ParameterError` naming it). :func:`run_sweep` executes each point with
+:func:`facexai.book.execute_notebook` into ``<build>/sweeps/<name>/<point-id>.ipynb`` on a local
+process pool or a Dask cluster, and gathers what each notebook recorded with
+:func:`facexai.run.result` into one tidy table, ``results.parquet`` and ``results.csv``.
+
+Faults
+------
+* A point that fails is recorded with status ``failed``, its error and its failing cell; the other
+  points go on, and :attr:`SweepReport.n_failed` (the exit status of ``facexai sweep``) counts them.
+* Resume: a point whose record (``<point-id>.point.json``) says ``ok`` under the same *key* is
+  skipped. The key hashes the notebook's source, the point's full parameters and
+  :func:`library_fingerprint` (every ``lib/facexai/**/*.py``): a changed notebook or library reruns
+  it. Failed points are always retried.
+* Every output (executed notebook, point record, tables) is written atomically: an interrupted sweep
+  (Ctrl-C, a killed worker) leaves finished points complete and nothing half-written; the next run
+  completes the rest.
+
+The results table
+-----------------
+One row per (point, metric). Columns: ``sweep``, ``point`` (id), ``index`` (position in the grid),
+one column per swept parameter (lists as JSON text), ``status`` (``ok`` / ``failed`` /
+``not run``), ``wall_s`` (the point's wall time, kernel start included), ``peak_memory_mb`` (of its
+kernel), ``metric``, ``result``, ``row``, ``column``, ``value`` (a float), ``text`` (a string result)
+and ``error`` / ``cell`` for a failed point. A table recorded as a result is **flattened**: its
+row label (the text cells of the row, e.g. the method) and each numeric column give one metric
+``<result>/<row>/<column>`` (``faithfulness/gradcam/mass accuracy``), with the parts in ``result``,
+``row`` and ``column``; a number is one metric ``<result>`` with empty ``row`` / ``column``. A
+point with no result (or a failed one) has one row with an empty ``metric``. Rows are in grid order,
+then in the order of the point's run record (results by name), so both executors give the same
+table apart from the timing columns.
+
+Outputs
+-------
+``<build>/sweeps/<name>/``: ``<point-id>.ipynb`` (the executed notebook), ``<point-id>.point.json``
+(status, key, results: what resuming reads), ``<point-id>.run.json`` (the provenance record),
+``<point-id>.log`` (what the point's worker and kernel printed), ``failed/<point-id>.ipynb`` (a
+failed notebook up to its error), ``files/<point-id>/`` (the build folder of the point's kernel: the
+figures it saves land there, never over the book's) and ``results.parquet`` / ``results.csv``.
+Each point's kernel runs with one thread by default (``threads``), whatever the executor.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import yaml
+
+from . import paths
+from .params import ParameterError, load_profile, schema
+
+#: Top-level keys of a sweep file.
+SPEC_KEYS = ("notebook", "profile", "description", "set", "grid", "points")
+#: Columns of the results table before the swept parameters and after them.
+ID_COLUMNS = ("sweep", "point", "index")
+VALUE_COLUMNS = ("status", "wall_s", "peak_memory_mb", "metric", "result", "row", "column",
+                 "value", "text", "error", "cell")
+#: Environment variables that set the threads of a point's kernel (torch, NumPy's BLAS).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: Columns that differ between two runs of the same sweep (timings): ignore them to compare tables.
+TIMING_COLUMNS = ("wall_s", "peak_memory_mb")
+
+
+def sweeps_dir() -> Path:
+    """``<root>/sweeps``: the sweep files."""
+    return paths.root() / "sweeps"
+
+
+def output_dir(name: str) -> Path:
+    """``<build>/sweeps/<name>``: executed points, their records and the results tables."""
+    return paths.build_dir() / "sweeps" / name
+
+
+def library_fingerprint(root: Path | None = None) -> str:
+    """Hash of every ``*.py`` file of the facexai library (names and contents), 16 hex digits.
+
+    Part of each point's resume key: any change to the library's code reruns every point.
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def point_key(source_text: str, params: dict[str, Any], library: str) -> str:
+    """The resume key of a point: a hash of the notebook source, its parameters and the library."""
+    blob = json.dumps({"source": hashlib.sha256(source_text.encode()).hexdigest(),
+                       "params": params, "library": library}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def point_id(index: int, values: dict[str, Any]) -> str:
+    """A readable, file-safe id of a point: ``p<index>-<key>-<value>_...`` plus a short hash."""
+    text = "_".join(f"{k}-{json.dumps(v, separators=(',', ':')) if isinstance(v, list) else v}"
+                    for k, v in values.items())
+    slug = re.sub(r"[^A-Za-z0-9.,=+-]+", "_", text)[:60].strip("_") or "point"
+    blob = json.dumps(values, sort_keys=True, default=str).encode()
+    digest = hashlib.sha256(blob).hexdigest()[:6]
+    return f"p{index:03d}-{slug}-{digest}"
+
+
+@dataclass
+class Point:
+    """One point of a sweep: its swept values, its full validated parameters and its resume key."""
+
+    index: int
+    id: str
+    values: dict[str, Any]
+    params: dict[str, Any]
+    key: str
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: the notebook, the profile it starts from and every point."""
+
+    name: str
+    notebook: str
+    source: Path
+    profile: str
+    description: str
+    swept: list[str]
+    points: list[Point]
+    library: str
+
+    @property
+    def out_dir(self) -> Path:
+        return output_dir(self.name)
+
+
+def _resolve_notebook(notebook: Any, where: str) -> Path:
+    if not isinstance(notebook, str) or not notebook:
+        raise ParameterError(f"{where}: 'notebook' must name a notebook, got {notebook!r}")
+    if notebook.endswith(".md"):
+        source = (paths.root() / notebook).resolve()
+    else:
+        source = paths.notebooks_dir() / f"{notebook}.md"
+    if not source.is_file():
+        raise ParameterError(f"{where}: notebook {notebook!r} has no file {source}")
+    return source
+
+
+def _expand(spec: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The points of a sweep spec: the Cartesian product of ``grid`` or the list ``points``."""
+    grid, points = spec.get("grid"), spec.get("points")
+    if (grid is None) == (points is None):
+        raise ParameterError(f"{where}: give exactly one of 'grid' (lists of values) or 'points' "
+                             "(a list of parameter mappings)")
+    if grid is not None:
+        if not isinstance(grid, dict) or not grid:
+            raise ParameterError(f"{where}: 'grid' must be a non-empty mapping of parameter -> "
+                                 f"list of values, got {grid!r}")
+        for k, values in grid.items():
+            if not isinstance(values, list):
+                raise ParameterError(f"{where}: grid parameter {k!r} must be a list of values, "
+                                     f"got {values!r}")
+            if not values:
+                raise ParameterError(f"{where}: grid parameter {k!r} has no values: the grid "
+                                     "has no points")
+        return [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+    if not isinstance(points, list) or not points:
+        raise ParameterError(f"{where}: 'points' is empty: the sweep has no points")
+    for i, p in enumerate(points):
+        if not isinstance(p, dict):
+            raise ParameterError(f"{where}: point {i} must be a mapping of parameters, got {p!r}")
+    return [dict(p) for p in points]
+
+
+def make_sweep(name: str, spec: dict[str, Any], where: str | None = None) -> Sweep:
+    """Validate a sweep spec (the content of a sweep file) and return its points.
+
+    Every point (profile values, then ``set``, then the point's own values) is checked against the
+    notebook's schema; the first problem raises :class:`ParameterError` naming the sweep, the point
+    and the parameter. Nothing runs.
+    """
+    where = where or f"sweep {name!r}"
+    if not isinstance(spec, dict):
+        raise ParameterError(f"{where}: expected a mapping, got {type(spec).__name__}")
+    extra = [k for k in spec if k not in SPEC_KEYS]
+    if extra:
+        raise ParameterError(f"{where}: unknown key(s) {', '.join(map(str, extra))}; "
+                             f"known: {', '.join(SPEC_KEYS)}")
+    source = _resolve_notebook(spec.get("notebook"), where)
+    notebook = source.stem
+    sch = schema(notebook)
+    profile = spec.get("profile")
+    base: dict[str, Any] = {}
+    if profile is not None:
+        values = load_profile(profile)
+        if notebook not in values:
+            raise ParameterError(f"{where}: profile {profile!r} gives no parameters for notebook "
+                                 f"{notebook!r}")
+        base = dict(values[notebook])
+    fixed = spec.get("set") or {}
+    if not isinstance(fixed, dict):
+        raise ParameterError(f"{where}: 'set' must be a mapping of parameters, got {fixed!r}")
+    try:
+        sch.validate(fixed, partial=True)
+    except ParameterError as err:
+        raise ParameterError(f"{where}, 'set': {err}") from None
+    raw = _expand(spec, where)
+    swept = list(dict.fromkeys(k for p in raw for k in p))
+    source_text = source.read_text(encoding="utf-8")
+    library = library_fingerprint()
+    for i, values in enumerate(raw):  # unknown names and wrong types first, in every point
+        try:
+            sch.validate(values, partial=True)
+        except ParameterError as err:
+            raise ParameterError(f"{where}, point {i} {values!r}: {err}") from None
+    points = []
+    for i, values in enumerate(raw):
+        try:
+            params = sch.validate({**base, **fixed, **values})
+        except ParameterError as err:
+            raise ParameterError(f"{where}, point {i} {values!r}: {err}") from None
+        vals = {k: params[k] for k in values}
+        points.append(Point(i, point_id(i, vals), vals, params,
+                            point_key(source_text, params, library)))
+    seen: dict[str, int] = {}
+    for p in points:
+        text = json.dumps(p.values, sort_keys=True)
+        if text in seen:
+            raise ParameterError(f"{where}: the same point appears twice (points {seen[text]} and "
+                                 f"{p.index}: {p.values!r})")
+        seen[text] = p.index
+    return Sweep(name=name, notebook=notebook, source=source, profile=profile or "sweep",
+                 description=str(spec.get("description", "")), swept=swept, points=points,
+                 library=library)
+
+
+def load_sweep(name: str | Path) -> Sweep:
+    """Read ``sweeps/<name>.yml`` (or a path to a sweep file) and validate every point."""
+    path = Path(name)
+    if path.suffix not in (".yml", ".yaml"):
+        path = sweeps_dir() / f"{name}.yml"
+    if not path.is_file():
+        known = sorted(p.stem for p in sweeps_dir().glob("*.yml")) if sweeps_dir().is_dir() else []
+        raise ParameterError(f"unknown sweep {str(name)!r}: no file {path}; known sweeps: "
+                             f"{', '.join(known) or 'none'}")
+    with open(path, encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh)
+    return make_sweep(path.stem, spec, where=f"sweep {path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Executing one point (in a worker process: local pool or Dask)
+# ---------------------------------------------------------------------------------------------
+
+_CELL = re.compile(r"failed in (.+?) \(starting")
+
+
+@contextmanager
+def _output_to(log: Path):
+    """Send this process's stdout and stderr, and those of the kernels it starts, to ``log``
+    (a notebook page running a sweep would otherwise show every kernel's start-up warnings)."""
+    import os
+    import sys
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "w", encoding="utf-8") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_point(task: dict[str, Any]) -> dict[str, Any]:
+    """Execute one point and write its record; return the record. Runs in a worker process.
+
+    ``task`` holds plain data only (so that it travels to a Dask worker): the notebook source, the
+    output notebook, the parameters, the profile, the key and the folders of the build. It sets
+    environment variables and redirects file descriptors while the point runs: one point per
+    process at a time (Dask workers with one thread each).
+    """
+    from .book import BuildError, execute_notebook
+
+    out = Path(task["out"])
+    record_path = out.with_suffix(".point.json")
+    rec = {k: task[k] for k in ("point", "index", "values", "key")}
+    # The point's kernel gets a build folder of its own, so that the figures it saves go to
+    # <sweep>/files/<point>/figures/ and never overwrite those of the book's own run.
+    env = {"FACEXAI_BUILD": task["files"], "FACEXAI_ROOT": task["root"],
+           "FACEXAI_DATA": task["data"]}
+    if task.get("threads"):
+        env.update({k: str(task["threads"]) for k in THREAD_VARIABLES})
+    t0 = time.perf_counter()
+    with paths.environment(env), _output_to(out.with_suffix(".log")):
+        try:
+            run = execute_notebook(Path(task["source"]), out, task["params"], task["profile"])
+            rec.update(status="ok", results=run.get("results", {}),
+                       peak_memory_mb=run.get("peak_memory_mb"), error=None, cell=None)
+            (out.parent / "failed" / out.name).unlink(missing_ok=True)  # from an earlier failure
+        except BuildError as err:
+            message = str(err)
+            found = _CELL.search(message)
+            rec.update(status="failed", results={}, peak_memory_mb=None,
+                       error=message.splitlines()[0], cell=found.group(1) if found else None)
+            # execute_notebook keeps the notebook up to the error beside the output folder
+            failed = out.parent.parent / "failed" / out.name
+            if failed.is_file():
+                dest = out.parent / "failed" / out.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                failed.replace(dest)
+        rec["wall_s"] = round(time.perf_counter() - t0, 3)
+        paths.write_text_atomic(record_path, json.dumps(rec, indent=1, sort_keys=True))
+    return rec
+
+
+def _task(sweep: Sweep, point: Point, threads: int | None = None) -> dict[str, Any]:
+    return {"threads": threads, "point": point.id, "index": point.index, "values": point.values,
+            "key": point.key,
+            "params": point.params, "profile": sweep.profile, "source": str(sweep.source),
+            "out": str(sweep.out_dir / f"{point.id}.ipynb"),
+            "files": str(sweep.out_dir / "files" / point.id),
+            "root": str(paths.root()), "data": str(paths.data_dir())}
+
+
+def finished(sweep: Sweep, point: Point) -> dict[str, Any] | None:
+    """The record of a point already done under the same key (and its notebook), else ``None``."""
+    rec_path = sweep.out_dir / f"{point.id}.point.json"
+    if not rec_path.is_file() or not (sweep.out_dir / f"{point.id}.ipynb").is_file():
+        return None
+    try:
+        rec = json.loads(rec_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return rec if rec.get("status") == "ok" and rec.get("key") == point.key else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Executors: each takes the tasks and yields the records as the points finish
+# ---------------------------------------------------------------------------------------------
+
+class WorkerLost(RuntimeError):
+    """A worker died while running a point (killed, out of memory): the point did not run."""
+
+
+def _local_executor(tasks: list[dict], workers: int,
+                    attempts: int = 2) -> Iterable[tuple[dict, Any]]:
+    """Run the tasks on a process pool of ``workers`` (spawned, so nothing is inherited by fork).
+
+    At most ``workers`` points are handed to the pool at a time, so that an interruption stops
+    after the running points instead of after whatever the pool had queued. When a worker dies
+    (killed, out of memory) the pool is replaced and the points it was running are tried again,
+    ``attempts`` times in all; then they are reported as :class:`WorkerLost`.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers,
+                                   mp_context=multiprocessing.get_context("spawn"))
+
+    pool = new_pool()
+    queue = list(tasks)
+    tries = {t["point"]: 0 for t in tasks}
+    running: dict = {}
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                task = queue.pop(0)
+                tries[task["point"]] += 1
+                running[pool.submit(run_point, task)] = task
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for fut in sorted(done, key=lambda f: running[f]["index"]):
+                task = running.pop(fut)
+                try:
+                    rec = fut.result()
+                except BrokenProcessPool as err:
+                    broken = True
+                    if tries[task["point"]] < attempts:
+                        queue.insert(0, task)
+                    else:
+                        yield task, WorkerLost(f"a worker process died ({tries[task['point']]} "
+                                               f"attempts): {err}")
+                    continue
+                yield task, rec
+            if broken:  # every future of a broken pool fails: retry them all on a new pool
+                for fut, task in sorted(running.items(), key=lambda kv: kv[1]["index"],
+                                        reverse=True):
+                    queue.insert(0, task)
+                    tries[task["point"]] -= 1  # not its fault
+                running.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = new_pool()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask_executor(tasks: list[dict], workers: int, scheduler: str) -> Iterable[tuple[dict, Any]]:
+    """Run the tasks on a Dask cluster: ``scheduler`` is ``tcp://host:port`` or ``local``
+    (a LocalCluster of ``workers`` single-threaded worker processes, closed afterwards)."""
+    from distributed import Client, LocalCluster, as_completed
+    from distributed.scheduler import KilledWorker
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=40)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    futures = {}
+    try:
+        for t in tasks:
+            futures[client.submit(run_point, t, key=f"facexai-sweep-{t['point']}-{t['key']}-"
+                                  f"{time.time_ns()}", pure=False)] = t
+        for fut in as_completed(list(futures)):
+            try:
+                yield futures[fut], fut.result()
+            except KilledWorker as err:
+                yield futures[fut], WorkerLost(f"the Dask worker died: {err}")
+    finally:
+        client.cancel(list(futures))
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Running a sweep and the results table
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class SweepReport:
+    """What a run of a sweep did: points run, reused, failed, not run, and the table's paths."""
+
+    sweep: Sweep
+    records: list[dict[str, Any]]
+    ran: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    table: Path | None = None
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["status"] == "failed"]
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failed)
+
+    @property
+    def not_run(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["status"] == "not run"]
+
+    def summary(self) -> str:
+        n = len(self.records)
+        text = (f"sweep {self.sweep.name!r}: {n} point(s), {len(self.ran)} run, "
+                f"{len(self.reused)} reused, {self.n_failed} failed")
+        if self.not_run:
+            text += f", {len(self.not_run)} not run (rerun to complete)"
+        return text + f", {self.wall_s:.1f} s"
+
+
+def _clean_stale(out_dir: Path) -> None:
+    """Remove the temporary files a killed run may have left (atomic writes that never finished)."""
+    if out_dir.is_dir():
+        for tmp in out_dir.glob(".*"):
+            if tmp.is_file() and re.match(r"^\.(p\d{3}-.+|results)\.(ipynb|json|parquet|csv)\.",
+                                          tmp.name):
+                tmp.unlink(missing_ok=True)
+
+
+def run_sweep(sweep: Sweep | str, *, workers: int = 1, scheduler: str | None = None,
+              force: bool = False, threads: int | None = 1, log: Callable[[str], None] = print,
+              on_point: Callable[[dict[str, Any]], None] | None = None) -> SweepReport:
+    """Execute every point of a sweep not already done; write the results tables.
+
+    Parameters
+    ----------
+    sweep : Sweep or str
+        A validated sweep, or the name of a file in ``sweeps/``.
+    workers : int
+        Points run at once (processes of the local pool, or of a Dask LocalCluster).
+    scheduler : str, optional
+        ``None``: the local process pool; ``"local"``: a Dask LocalCluster; ``"tcp://host:port"``:
+        the Dask scheduler there (its workers need this library and the same checkout).
+    force : bool
+        Rerun every point, even those done under the same key.
+    threads : int or None
+        Threads of each point's kernel (``OMP_NUM_THREADS`` and friends; default 1): the same on
+        every executor and worker count, so that the numbers do not depend on them, and no
+        oversubscription when ``workers`` points share the cores. ``None`` leaves the default.
+    log : callable
+        Progress lines.
+    on_point : callable, optional
+        Called with each record as its point finishes (the tests interrupt a run from it).
+
+    Returns
+    -------
+    SweepReport
+        Records of every point in grid order; ``n_failed`` is the number of failed points.
+        ``KeyboardInterrupt`` propagates (after the running points stopped); no table is written
+        then, and finished points are kept for the next run.
+    """
+    if isinstance(sweep, str):
+        sweep = load_sweep(sweep)
+    if not isinstance(workers, int) or workers < 1:
+        raise ParameterError(f"workers must be a positive integer, got {workers!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ParameterError(f"threads must be a positive integer or None, got {threads!r}")
+    t0 = time.perf_counter()
+    out = sweep.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    _clean_stale(out)
+    records: dict[str, dict] = {}
+    report = SweepReport(sweep=sweep, records=[])
+    todo = []
+    for p in sweep.points:
+        done = None if force else finished(sweep, p)
+        if done is not None:
+            records[p.id] = done
+            report.reused.append(p.id)
+        else:
+            todo.append(_task(sweep, p, threads))
+    where = "local pool" if scheduler is None else f"Dask ({scheduler})"
+    log(f"[facexai] sweep {sweep.name}: {len(sweep.points)} point(s) of {sweep.notebook} "
+        f"from profile {sweep.profile}; {len(report.reused)} done already, {len(todo)} to run "
+        f"on the {where} with {workers} worker(s)")
+    if todo:
+        executor = (_local_executor(todo, workers) if scheduler is None
+                    else _dask_executor(todo, workers, scheduler))
+        try:
+            for task, rec in executor:
+                if isinstance(rec, BaseException):
+                    rec = {k: task[k] for k in ("point", "index", "values", "key")} | {
+                        "status": "not run", "results": {}, "error": str(rec), "cell": None,
+                        "wall_s": None, "peak_memory_mb": None}
+                else:
+                    report.ran.append(rec["point"])
+                records[rec["point"]] = rec
+                msg = f"  {rec['point']}: {rec['status']}"
+                if rec.get("wall_s") is not None:
+                    msg += f" in {rec['wall_s']:.1f} s"
+                if rec["status"] != "ok":
+                    msg += f" ({rec['error']})"
+                log(msg)
+                if on_point is not None:
+                    on_point(rec)
+        finally:
+            close = getattr(executor, "close", None)
+            if close is not None:
+                close()
+    _clean_stale(out)  # what killed workers left (their points are "not run")
+    report.records = [records[p.id] for p in sweep.points]
+    report.table = write_tables(sweep, report.records)
+    report.wall_s = time.perf_counter() - t0
+    log(f"[facexai] {report.summary()} -> {report.table}")
+    return report
+
+
+def _flatten(name: str, value: Any) -> list[dict[str, Any]]:
+    """One result as metric rows (see the module docstring)."""
+    def number(v: Any) -> float | None:
+        if isinstance(v, bool):
+            return float(v)
+        if isinstance(v, (int, float)):
+            return float(v)
+        return None
+
+    if isinstance(value, dict) and "table" in value:
+        rows = []
+        for i, row in enumerate(value["table"]):
+            label = "/".join(str(v) for v in row.values()
+                             if isinstance(v, str)) or str(i)
+            for col, v in row.items():
+                x = number(v)
+                if x is None or col == "index" and not isinstance(v, float):
+                    continue
+                rows.append({"metric": f"{name}/{label}/{col}", "result": name, "row": label,
+                             "column": col, "value": x, "text": None})
+        return rows
+    x = number(value)
+    return [{"metric": name, "result": name, "row": "", "column": "", "value": x,
+             "text": None if x is not None or value is None else str(value)}]
+
+
+def table(sweep: Sweep, records: list[dict[str, Any]]):
+    """The tidy results table of a sweep (a pandas DataFrame; see the module docstring)."""
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        base = {"sweep": sweep.name, "point": rec["point"], "index": rec["index"]}
+        for k in sweep.swept:
+            v = rec["values"].get(k)
+            base[k] = json.dumps(v) if isinstance(v, list) else v
+        base.update(status=rec["status"], wall_s=rec.get("wall_s"),
+                    peak_memory_mb=rec.get("peak_memory_mb"))
+        tail = {"error": rec.get("error"), "cell": rec.get("cell")}
+        metrics = [m for name, value in rec.get("results", {}).items()
+                   for m in _flatten(name, value)]
+        empty = {"metric": None, "result": None, "row": None, "column": None, "value": None,
+                 "text": None}
+        for m in metrics or [empty]:
+            rows.append({**base, **m, **tail})
+    columns = [*ID_COLUMNS, *sweep.swept, *VALUE_COLUMNS]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["value"] = frame["value"].astype(float)
+    for col in ("wall_s", "peak_memory_mb"):
+        frame[col] = frame[col].astype(float)
+    return frame
+
+
+def write_tables(sweep: Sweep, records: list[dict[str, Any]]) -> Path:
+    """Write ``results.parquet`` and ``results.csv`` atomically; return the Parquet path."""
+    frame = table(sweep, records)
+    out = sweep.out_dir / "results.parquet"
+    with paths.atomic_path(out) as tmp:
+        frame.to_parquet(tmp, index=False)
+    with paths.atomic_path(sweep.out_dir / "results.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    return out
+
+
+def read_table(name: str):
+    """The last results table of sweep ``name`` (``results.parquet``)."""
+    import pandas as pd
+
+    path = output_dir(name) / "results.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep {name!r} has no results table yet ({path}): run "
+                                f"`facexai sweep {name}`")
+    return pd.read_parquet(path)
+
+
+def comparable(frame):
+    """A results table without its timing columns, for comparing two runs of a sweep."""
+    timing = [c for c in TIMING_COLUMNS if c in frame.columns]
+    return frame.drop(columns=timing).reset_index(drop=True)
+
+
+def metric_wide(frame, result: str, column: str, by: str = "seed"):
+    """One column of a table every point recorded, as a frame: one row per row label of that table
+    (the method, say) and one column per value of the swept parameter ``by``; failed points left
+    out. Values of points that share ``by`` (other parameters swept too) are averaged."""
+    sel = frame[(frame["status"] == "ok") & (frame["result"] == result)
+                & (frame["column"] == column)]
+    if sel.empty:
+        raise ValueError(f"no finished point recorded column {column!r} of result {result!r}")
+    return sel.pivot_table(index="row", columns=by, values="value", aggfunc="mean", sort=False)
+
+
+def spread(wide):
+    """Mean, standard deviation (n - 1), minimum, maximum and count of each row of a
+    :func:`metric_wide` frame, sorted by the mean (largest first)."""
+    import pandas as pd
+
+    out = pd.DataFrame({"mean": wide.mean(axis=1), "sd": wide.std(axis=1, ddof=1),
+                        "min": wide.min(axis=1), "max": wide.max(axis=1),
+                        "n": wide.notna().sum(axis=1)})
+    return out.sort_values("mean", ascending=False)
+
+
+def rank_agreement(wide) -> float:
+    """Mean Spearman correlation, over every pair of columns (seeds), of the order in which they
+    rank the rows (methods): 1 when every seed ranks them alike, about 0 when unrelated."""
+    import numpy as np
+
+    corr = wide.corr(method="spearman").to_numpy()
+    pairs = corr[np.triu_indices_from(corr, k=1)]
+    if pairs.size == 0:
+        raise ValueError("a rank agreement needs at least two columns (seeds)")
+    return float(np.nanmean(pairs))
+
+
+__all__ = ["Sweep", "Point", "SweepReport", "WorkerLost", "load_sweep", "make_sweep", "run_sweep",
+           "run_point", "finished", "table", "write_tables", "read_table", "comparable",
+           "metric_wide", "spread", "rank_agreement", "library_fingerprint", "point_key",
+           "point_id", "output_dir", "sweeps_dir", "THREAD_VARIABLES"]
