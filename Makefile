@@ -10,12 +10,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+WORKERS ?= 2
+SWEEP ?=
+SCHEDULER ?=
+# DATA_DIR=<folder of the real datasets>: the same as FACEXAI_DATA (profiles' data_dir is read under it)
+DATA_DIR ?=
+ifneq ($(DATA_DIR),)
+export FACEXAI_DATA := $(abspath $(DATA_DIR))
+endif
 
-.PHONY: help venv deps data book test check-site bench lock clean distclean
+.PHONY: help venv deps data book test check-site bench sweep lock clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=$(PROFILE) (ci | default | paper), FACEXAI_DATA=<data folder>"
+	@echo "  variables: PROFILE=$(PROFILE) (ci | default | paper), DATA_DIR=<data folder> (or FACEXAI_DATA)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
@@ -49,6 +57,10 @@ test: venv deps ## run the tests: library, the whole book under the ci profile, 
 
 check-site: venv deps ## open every page of _build/html in headless Chromium
 	$(PY) -m facexai check-site
+
+sweep: venv ## run a parameter sweep of sweeps/: make sweep SWEEP=<name> [WORKERS=2] [SCHEDULER=tcp://host:port|local]
+	@test -n "$(SWEEP)" || { echo "make sweep needs SWEEP=<name> (one of: $$(ls sweeps | sed 's/\.yml$$//' | tr '\n' ' '))"; exit 2; }
+	$(PY) -m facexai sweep $(SWEEP) --workers $(WORKERS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 bench: venv ## benchmarks: generator faces/s, explainer cost ratios, the default book's build time
 	$(PY) -m facexai bench --profile $(PROFILE)

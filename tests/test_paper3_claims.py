@@ -119,3 +119,11 @@ def test_deviations_are_read_from_the_section(tmp_path):
     assert deviations(md) == ["**One.** first continued xiao2024", "Two."]
     assert deviations(md, strip_roles=False)[0].endswith("{cite:t}`xiao2024`")
     assert deviations(tmp_path / "missing.md") == []
+
+
+def test_a_landmark_model_above_vgg16_makes_the_baseline_claim_partial():
+    # VGG16 beats the best SVR (0.3) but not the landmark geometry (0.35)
+    t = claims_table(_results(paper3_predictive__mean_r_vgg16=0.32), data="x")
+    row = t[t["claim"] == "VGG16 beats the geometric-feature baseline"].iloc[0]
+    assert row["status"] == "partly holds"
+    assert "landmark geometry 0.35" in row["this study"]

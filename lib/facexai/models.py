@@ -104,7 +104,7 @@ def zero_bias_cnn(n_outputs: int = 8, *, input_size: int = 96, in_channels: int 
 
 
 def vgg16(n_outputs: int = 1, *, weights: str = "none", batch_norm: bool = False,
-          dropout: float = 0.5) -> nn.Module:
+          dropout: float = 0.5, width: int = 64) -> nn.Module:
     """torchvision's VGG16 with its last layer replaced by ``Linear(4096, n_outputs)`` (Xiao 2024).
 
     Parameters
@@ -122,10 +122,41 @@ def vgg16(n_outputs: int = 1, *, weights: str = "none", batch_norm: bool = False
         applies it).
     dropout : float
         Dropout of the classifier (0.5 in torchvision and paper 3).
+    width : int
+        Channels of the first convolution block (64 in torchvision). Other widths scale every
+        layer alike (blocks ``width``, 2, 4, 8, 8 x ``width``; dense layers 64 x ``width`` units)
+        and keep torchvision's 13 conv + 3 dense structure and module names (``features.30`` is
+        still the last max-pool); only ``weights="none"`` or a matching local file then apply.
     """
     import torchvision
 
     n_outputs = _check_positive("n_outputs", n_outputs)
+    width = _check_positive("width", width)
+    if width != 64:
+        if weights == "imagenet":
+            raise ValueError(f"weights='imagenet' needs width=64 (torchvision's VGG16), got width={width}")
+        from torchvision.models.vgg import VGG, make_layers
+
+        cfg = [v if v == "M" else v * width // 64 for v in
+               (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")]
+        hidden = 64 * width
+        model = VGG(make_layers(cfg, batch_norm=batch_norm), dropout=dropout)
+        model.classifier = nn.Sequential(
+            nn.Linear(8 * width * 7 * 7, hidden), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(p=dropout),
+            nn.Linear(hidden, n_outputs))
+        for m in model.classifier:  # torchvision's VGG initialisation of dense layers
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+        if weights != "none":
+            path = Path(weights).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"weights={weights!r}: no such file (use 'none' or the path "
+                                        "of a state_dict file)")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+        return model
     factory = torchvision.models.vgg16_bn if batch_norm else torchvision.models.vgg16
     state = None
     if weights == "none":
