@@ -47,18 +47,41 @@ def test_noise_ceiling_is_one_for_consistent_raters_and_near_zero_for_noise():
     assert abs(rel.mean()) < 0.1
 
 
-def test_reliability_equals_synthface_without_missing_and_tolerates_missing_raters():
+def _reference_reliability(raw, n_splits, seed):
+    """Split-half reliability written out image by image and column by column (a reference)."""
+    rng = np.random.default_rng(seed)
+    n_r = raw.shape[2]
+    out = np.zeros((n_splits, raw.shape[1]))
+    for s in range(n_splits):
+        perm = rng.permutation(n_r)
+        for c in range(raw.shape[1]):
+            pairs = []
+            for i in range(raw.shape[0]):
+                a = [v for v in raw[i, c, perm[: n_r // 2]] if np.isfinite(v)]
+                b = [v for v in raw[i, c, perm[n_r // 2:]] if np.isfinite(v)]
+                if a and b:
+                    pairs.append((np.mean(a), np.mean(b)))
+            x, y = np.array(pairs).T
+            r = np.corrcoef(x, y)[0, 1]
+            out[s, c] = 2 * r / (1 + r)
+    return out.mean(0)
+
+
+def test_reliability_is_synthfaces_and_tolerates_missing_raters():
     rng = np.random.default_rng(2)
-    truth = rng.normal(size=(80, 40, 1))
-    raw = truth + rng.normal(size=(80, 40, 15))
-    ours = metrics.split_half_reliability(raw, n_splits=7, seed=3)
-    assert np.allclose(ours.to_numpy(), synth_reliability(raw, n_splits=7, seed=3).to_numpy())
+    truth = rng.normal(size=(60, 6, 1))
+    raw = truth + rng.normal(size=(60, 6, 15))
+    ours = metrics.split_half_reliability(raw, n_splits=5, seed=3, columns=list("abcdef"))
+    assert list(ours.index) == list("abcdef")
+    assert np.allclose(ours.to_numpy(), synth_reliability(raw, n_splits=5, seed=3).to_numpy())
+    assert np.allclose(ours.to_numpy(), _reference_reliability(raw, 5, 3))
     holes = raw.copy()
     holes[rng.random(holes.shape) < 0.15] = np.nan  # raters dropped by the catch rule
-    with_holes = metrics.split_half_reliability(holes, n_splits=7, seed=3)
-    assert np.isfinite(with_holes).all()
-    assert np.abs(with_holes - ours).max() < 0.15  # slightly fewer raters, similar reliability
-    with pytest.raises(ValueError, match="raters must have shape"):
+    holes[0, :, :] = np.nan                          # an image nobody rated drops out
+    with_holes = metrics.split_half_reliability(holes, n_splits=5, seed=3)
+    assert np.allclose(with_holes.to_numpy(), _reference_reliability(holes, 5, 3))
+    assert np.abs(with_holes.to_numpy() - ours.to_numpy()).max() < 0.15
+    with pytest.raises(ValueError, match="must have shape"):
         metrics.split_half_reliability(raw[:, :, :1])
     with pytest.raises(ValueError, match="n_splits"):
         metrics.split_half_reliability(raw, n_splits=0)

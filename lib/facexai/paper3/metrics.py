@@ -14,6 +14,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ..synth import attributes as synth_attributes
 from .data import ATTRIBUTES
 
 #: Columns of :func:`paper_table` (besides ``attribute``) and their names in the comparison.
@@ -79,7 +80,7 @@ def split_half_reliability(raters: np.ndarray, n_splits: int = 50, seed: int = 0
     full panel with ``2 r / (1 + r)``; the mean over splits is returned. Missing ratings (NaN:
     images with fewer raters, as on the real database after the catch rule) are left out of their
     half's mean, and an image whose half has no rating drops out of that split's correlation.
-    Without NaNs this equals :func:`facexai.synth.attributes.split_half_reliability`.
+    It is :func:`facexai.synth.attributes.split_half_reliability`, with column names.
 
     Parameters
     ----------
@@ -92,45 +93,10 @@ def split_half_reliability(raters: np.ndarray, n_splits: int = 50, seed: int = 0
     columns : list of str, optional
         Column names (default :data:`ATTRIBUTES` when C == 40).
     """
-    a = np.asarray(raters, dtype=float)
-    if a.ndim != 3 or a.shape[2] < 2 or a.shape[0] < 3:
-        raise ValueError(f"raters must have shape (N>=3, C, R>=2), got {a.shape}")
-    if not isinstance(n_splits, (int, np.integer)) or n_splits < 1:
-        raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
-    n_r = a.shape[2]
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n_splits, a.shape[1]))
-    with np.errstate(invalid="ignore", divide="ignore"), _quiet():
-        for s in range(n_splits):
-            perm = rng.permutation(n_r)
-            h1 = np.nanmean(a[:, :, perm[: n_r // 2]], axis=2)
-            h2 = np.nanmean(a[:, :, perm[n_r // 2:]], axis=2)
-            ok = np.isfinite(h1) & np.isfinite(h2)
-            for c in range(a.shape[1]):
-                x, y = h1[ok[:, c], c], h2[ok[:, c], c]
-                if len(x) < 3:
-                    out[s, c] = np.nan
-                    continue
-                x, y = x - x.mean(), y - y.mean()
-                r = (x * y).sum() / np.sqrt((x ** 2).sum() * (y ** 2).sum())
-                out[s, c] = 2 * r / (1 + r)
+    rel = synth_attributes.split_half_reliability(np.asarray(raters, dtype=float), n_splits, seed)
     if columns is None:
-        columns = ATTRIBUTES if a.shape[1] == len(ATTRIBUTES) else list(range(a.shape[1]))
-    return pd.Series(np.nanmean(out, axis=0) if n_splits else out, index=list(columns),
-                     name="split_half_reliability")
-
-
-class _quiet:
-    """Silence numpy's "Mean of empty slice" warnings inside a block."""
-
-    def __enter__(self):
-        import warnings
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+        columns = ATTRIBUTES if rel.size == len(ATTRIBUTES) else list(range(rel.size))
+    return pd.Series(rel.to_numpy(), index=list(columns), name="split_half_reliability")
 
 
 def noise_ceiling(raters: np.ndarray, n_splits: int = 50, seed: int = 0,

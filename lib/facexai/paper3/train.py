@@ -35,6 +35,7 @@ from torch import nn
 from .. import paths
 from ..models import vgg16
 from .data import ATTRIBUTES, Paper3Data, to_tensor, augment as augment_batch
+from .metrics import pearson_per_attribute
 
 PROTOCOLS = ("multi", "per_attribute")
 SCHEDULERS = ("none", "cosine")
@@ -155,11 +156,9 @@ def _predict(model: nn.Module, x: torch.Tensor, batch_size: int, device) -> np.n
 
 
 def pearson_columns(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """Pearson r of each column of ``pred`` with the same column of ``true`` (NaN if constant)."""
-    p = np.asarray(pred, float) - np.mean(pred, axis=0)
-    t = np.asarray(true, float) - np.mean(true, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (p * t).sum(0) / np.sqrt((p ** 2).sum(0) * (t ** 2).sum(0))
+    """Pearson r of each column of ``pred`` with the same column of ``true`` (NaN if constant):
+    :func:`facexai.paper3.metrics.pearson_per_attribute` as an array."""
+    return pearson_per_attribute(np.asarray(pred, float), np.asarray(true, float)).to_numpy()
 
 
 def resolve_device(device: str) -> torch.device:

@@ -37,6 +37,7 @@ of size ``k``.
 from __future__ import annotations
 
 import difflib
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -529,7 +530,9 @@ def split_half_reliability(raw: np.ndarray | Ratings, n_splits: int = 50, seed: 
     the two half-panel means across images (Pearson) and correct to the full panel with
     ``2 r / (1 + r)``; return the mean over splits. With unequal halves the correction slightly
     underestimates. This is the reliability of the full-panel mean: the fraction of its variance
-    that is consensus rather than rater noise.
+    that is consensus rather than rater noise. Missing ratings (NaN: images with fewer raters, as
+    on the real database) are left out of their half's mean, and an image whose half has no rating
+    drops out of that split's correlation.
 
     Parameters
     ----------
@@ -549,19 +552,26 @@ def split_half_reliability(raw: np.ndarray | Ratings, n_splits: int = 50, seed: 
     a = np.asarray(raw.raw if isinstance(raw, Ratings) else raw, dtype=float)
     if a.ndim != 3 or a.shape[2] < 2 or a.shape[0] < 3:
         raise ValueError(f"raw must have shape (N>=3, C, R>=2), got {a.shape}")
+    if not isinstance(n_splits, (int, np.integer)) or n_splits < 1:
+        raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
     n_raters = a.shape[2]
     rng = np.random.default_rng(seed)
     out = np.zeros((n_splits, a.shape[1]))
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice" where all missing
         for s in range(n_splits):
             perm = rng.permutation(n_raters)
-            h1 = a[:, :, perm[: n_raters // 2]].mean(axis=2)
-            h2 = a[:, :, perm[n_raters // 2:]].mean(axis=2)
-            h1, h2 = h1 - h1.mean(axis=0), h2 - h2.mean(axis=0)
-            r = (h1 * h2).sum(0) / np.sqrt((h1 ** 2).sum(0) * (h2 ** 2).sum(0))
+            h1 = np.nanmean(a[:, :, perm[: n_raters // 2]], axis=2)
+            h2 = np.nanmean(a[:, :, perm[n_raters // 2:]], axis=2)
+            ok = np.isfinite(h1) & np.isfinite(h2)
+            h1, h2 = np.where(ok, h1, np.nan), np.where(ok, h2, np.nan)
+            h1, h2 = h1 - np.nanmean(h1, axis=0), h2 - np.nanmean(h2, axis=0)
+            r = np.nansum(h1 * h2, 0) / np.sqrt(np.nansum(h1 ** 2, 0) * np.nansum(h2 ** 2, 0))
+            r[ok.sum(0) < 3] = np.nan
             out[s] = 2 * r / (1 + r)
+        rel = np.nanmean(out, axis=0)
     index = list(ATTRIBUTE_COLUMNS) if a.shape[1] == 40 else range(a.shape[1])
-    return pd.Series(out.mean(axis=0), index=index, name="split_half_reliability")
+    return pd.Series(rel, index=index, name="split_half_reliability")
 
 
 def noise_ceiling(raw: np.ndarray | Ratings, n_splits: int = 50, seed: int = 0) -> pd.Series:
