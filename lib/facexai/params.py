@@ -132,9 +132,32 @@ def register(notebook: str, **params: Param) -> Schema:
     return schema
 
 
-def schema(notebook: str) -> Schema:
-    from . import schemas  # noqa: F401  (registers every notebook's schema on first use)
+def _register_all() -> None:
+    """Import every module that registers schemas: :mod:`facexai.schemas` (the general chapters)
+    and each paper package's ``schema`` module (``facexai.paperN.schema``), found by name.
 
+    They are found at run time rather than imported here, so that this module imports no paper
+    package and no module that imports it back (the study core never depends on a paper).
+    """
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module(__package__)
+    importlib.import_module(f"{__package__}.schemas")
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.ispkg and info.name.startswith("paper"):
+            name = f"{__package__}.{info.name}.schema"
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as err:
+                if err.name != name:
+                    raise
+
+
+def schema(notebook: str) -> Schema:
+    """The registered schema of ``notebook`` (every schema module is imported on first use)."""
+    if notebook not in SCHEMAS:
+        _register_all()
     try:
         return SCHEMAS[notebook]
     except KeyError:

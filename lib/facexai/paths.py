@@ -13,6 +13,14 @@ name                      environment variable    default
 :func:`cache_dir`         ``FACEXAI_CACHE``       ``<data>/cache`` (preprocessed arrays)
 :func:`profiles_dir`      --                      ``<root>/params``
 :func:`notebooks_dir`     --                      ``<root>/notebooks``
+:func:`executed_dir`      --                      ``<build>/executed/<profile>``
+:func:`sweeps_dir`        --                      ``<build>/sweeps/<name>``
+:func:`stage_dir`         --                      ``<build>/stage/<profile>``
+:func:`html_dir`          --                      ``<build>/html``
+:func:`synth_dir`         --                      ``<data>/synthface``
+:func:`twins_dir`         --                      ``<data>/twins``
+:func:`datasets_cache`    --                      ``<cache>/datasets``
+:func:`models_cache`      --                      ``<cache>/models``
 ========================  ======================  ==========================================
 """
 from __future__ import annotations
@@ -65,6 +73,52 @@ def profiles_dir() -> Path:
 
 def notebooks_dir() -> Path:
     return root() / "notebooks"
+
+
+def executed_dir(profile: str) -> Path:
+    """``<build>/executed/<profile>``: executed notebooks (``notebooks/``), run records, build.json."""
+    return build_dir() / "executed" / profile
+
+
+def executed_notebooks_dir(profile: str) -> Path:
+    """``<build>/executed/<profile>/notebooks``: each executed notebook and its ``.run.json``."""
+    return executed_dir(profile) / "notebooks"
+
+
+def sweeps_dir(name: str | None = None) -> Path:
+    """``<build>/sweeps[/<name>]``: a sweep's executed points, records and result tables."""
+    base = build_dir() / "sweeps"
+    return base / name if name else base
+
+
+def stage_dir(profile: str) -> Path:
+    """``<build>/stage/<profile>``: the book staged for jupyter-book (sources + executed notebooks)."""
+    return build_dir() / "stage" / profile
+
+
+def html_dir() -> Path:
+    """``<build>/html``: the rendered book."""
+    return build_dir() / "html"
+
+
+def synth_dir() -> Path:
+    """``<data>/synthface``: generated SynthFace populations."""
+    return data_dir() / "synthface"
+
+
+def twins_dir() -> Path:
+    """``<data>/twins``: synthetic twins of the real datasets, in their exact layouts."""
+    return data_dir() / "twins"
+
+
+def datasets_cache() -> Path:
+    """``<cache>/datasets``: preprocessed arrays of loaded datasets."""
+    return cache_dir() / "datasets"
+
+
+def models_cache() -> Path:
+    """``<cache>/models``: trained model checkpoints, keyed by settings + data + code."""
+    return cache_dir() / "models"
 
 
 def figures_dir(notebook: str) -> Path:

@@ -125,6 +125,22 @@ def load(root: Path | str, *, frames: str = "paper2", crop: str | None = "haar",
     emotion_dir = next((d for d in EMOTION_DIRS if (Path(root) / d).is_dir()), EMOTION_DIRS[0])
     root = SPEC.require(root, IMAGES, emotion_dir)
     reader = Reader(root, strict)
+    records, sources, unlabelled = _scan(root, emotion_dir, frames, reader)
+    pre_skipped = list(reader.skipped)
+    options = dict(frames=frames, crop=crop, size=size, grayscale=grayscale, n_folds=n_folds,
+                   strict=strict)
+
+    def build() -> FaceDataset:
+        reader.skipped = list(pre_skipped)
+        return _build(root, records, unlabelled, reader, crop=crop, size=size,
+                      grayscale=grayscale, n_folds=n_folds)
+
+    return cached("ckplus", root, sources, options, build, cache)
+
+
+def _scan(root: Path, emotion_dir: str, frames: str, reader: Reader) -> tuple[list, list, list]:
+    """The labelled sequences' chosen frames (records), every file read (sources), and the
+    sequences without an emotion label."""
     records, sources, unlabelled = [], [], []
     for subj in visible((root / IMAGES).iterdir()):
         if not (subj.is_dir() and SUBJECT.match(subj.name)):
@@ -159,61 +175,66 @@ def load(root: Path | str, *, frames: str = "paper2", crop: str | None = "haar",
                                     frame=int(pattern.match(png.name).group(1)), emotion=label,
                                     role=role, facs=facs if role != "first" else {}))
                 sources += [png] + ([mark] if mark.is_file() else [])
-    pre_skipped = list(reader.skipped)
-    options = dict(frames=frames, crop=crop, size=size, grayscale=grayscale, n_folds=n_folds,
-                   strict=strict)
+    return records, sources, unlabelled
 
-    def build() -> FaceDataset:
-        reader.skipped = list(pre_skipped)
-        kept, arrays, points, missed, no_marks = [], [], [], [], []
-        for rec in records:
-            img = reader.image(rec["path"])
-            if img is None:
-                continue
-            pts = read_numbers(rec["mark"]) if rec["mark"].is_file() else None
-            if pts is not None and pts.shape != (68, 2):
-                raise UnreadableFileError(f"CK+: {rec['mark']} must hold 68 rows 'x y', "
-                                          f"found shape {pts.shape}")
-            if pts is None:
-                no_marks.append(reader.rel(rec["path"]))
-            if crop == "haar":
-                out, new_pts, found = haar_crop(to_gray(img), size, pts)
-                if not found:
-                    missed.append(reader.rel(rec["path"]))
-            else:
-                out = resize(img, size, grayscale)
-                new_pts = None if pts is None else scale_points(pts, img.shape, size)
-            kept.append(rec)
-            arrays.append(out)
-            points.append(new_pts if new_pts is not None else np.full((68, 2), np.nan, np.float32))
-        subjects = np.array([r["subject"] for r in kept], dtype=str)
-        files = tuple(reader.rel(r["path"]) for r in kept)
-        scheme = rotating_scheme(subject_folds(subjects, n_folds), n_folds, "paper2_folds",
-                                 f"paper-2 code: {n_folds} subject-independent folds (subject i of the "
-                                 f"sorted list -> fold i mod {n_folds}); test k, validation k+1")
-        check_subject_independent(scheme, subjects, files, "CK+")
-        labels = pd.DataFrame([{k: r[k] for k in ("emotion", "sequence", "frame", "role")}
-                               for r in kept], columns=["emotion", "sequence", "frame", "role"])
-        has_facs = any(r["facs"] is not None for r in kept)
-        aus = intensity = None
-        if has_facs:
-            numbers = sorted({a for r in kept for a in (r["facs"] or {})})
-            cols = [f"AU{a}" for a in numbers]
-            intensity = pd.DataFrame([[(r["facs"] or {}).get(a, 0) for a in numbers] for r in kept],
-                                     columns=cols, dtype=np.int8)
-            aus = pd.DataFrame([[a in (r["facs"] or {}) for a in numbers] for r in kept],
-                               columns=cols, dtype=bool)
-        return FaceDataset(
-            key="ckplus", images=np.stack(arrays) if arrays else np.zeros((0, 1, 1), np.uint8),
-            labels=labels, target="emotion", classes=EMOTIONS, subjects=subjects, files=files,
-            splits={"paper2_folds": scheme}, root=root,
-            landmarks=np.stack(points) if points and len(no_marks) < len(kept) else None,
-            aus=aus, au_intensity=intensity, skipped=reader.skipped,
-            notes={"labelled_sequences": len({r["sequence"] for r in kept}),
-                   "unlabelled_sequences": len(unlabelled), "missed_faces": missed,
-                   "missing_landmarks": no_marks}).check()
 
-    return cached("ckplus", root, sources, options, build, cache)
+def _read_frames(records: list, reader: Reader, crop, size, grayscale) -> tuple:
+    """Read, crop or resize each chosen frame and its landmarks; the frames kept, their arrays and
+    points, the frames where the Haar cascade found no face, those without landmarks."""
+    kept, arrays, points, missed, no_marks = [], [], [], [], []
+    for rec in records:
+        img = reader.image(rec["path"])
+        if img is None:
+            continue
+        pts = read_numbers(rec["mark"]) if rec["mark"].is_file() else None
+        if pts is not None and pts.shape != (68, 2):
+            raise UnreadableFileError(f"CK+: {rec['mark']} must hold 68 rows 'x y', "
+                                      f"found shape {pts.shape}")
+        if pts is None:
+            no_marks.append(reader.rel(rec["path"]))
+        if crop == "haar":
+            out, new_pts, found = haar_crop(to_gray(img), size, pts)
+            if not found:
+                missed.append(reader.rel(rec["path"]))
+        else:
+            out = resize(img, size, grayscale)
+            new_pts = None if pts is None else scale_points(pts, img.shape, size)
+        kept.append(rec)
+        arrays.append(out)
+        points.append(new_pts if new_pts is not None else np.full((68, 2), np.nan, np.float32))
+    return kept, arrays, points, missed, no_marks
+
+
+def _build(root: Path, records: list, unlabelled: list, reader: Reader, *, crop, size,
+           grayscale: bool, n_folds: int) -> FaceDataset:
+    """The dataset of the chosen frames: images, labels, FACS codes, folds and notes."""
+    kept, arrays, points, missed, no_marks = _read_frames(records, reader, crop, size, grayscale)
+    subjects = np.array([r["subject"] for r in kept], dtype=str)
+    files = tuple(reader.rel(r["path"]) for r in kept)
+    scheme = rotating_scheme(subject_folds(subjects, n_folds), n_folds, "paper2_folds",
+                             f"paper-2 code: {n_folds} subject-independent folds (subject i of the "
+                             f"sorted list -> fold i mod {n_folds}); test k, validation k+1")
+    check_subject_independent(scheme, subjects, files, "CK+")
+    labels = pd.DataFrame([{k: r[k] for k in ("emotion", "sequence", "frame", "role")}
+                           for r in kept], columns=["emotion", "sequence", "frame", "role"])
+    has_facs = any(r["facs"] is not None for r in kept)
+    aus = intensity = None
+    if has_facs:
+        numbers = sorted({a for r in kept for a in (r["facs"] or {})})
+        cols = [f"AU{a}" for a in numbers]
+        intensity = pd.DataFrame([[(r["facs"] or {}).get(a, 0) for a in numbers] for r in kept],
+                                 columns=cols, dtype=np.int8)
+        aus = pd.DataFrame([[a in (r["facs"] or {}) for a in numbers] for r in kept],
+                           columns=cols, dtype=bool)
+    return FaceDataset(
+        key="ckplus", images=np.stack(arrays) if arrays else np.zeros((0, 1, 1), np.uint8),
+        labels=labels, target="emotion", classes=EMOTIONS, subjects=subjects, files=files,
+        splits={"paper2_folds": scheme}, root=root,
+        landmarks=np.stack(points) if points and len(no_marks) < len(kept) else None,
+        aus=aus, au_intensity=intensity, skipped=reader.skipped,
+        notes={"labelled_sequences": len({r["sequence"] for r in kept}),
+               "unlabelled_sequences": len(unlabelled), "missed_faces": missed,
+               "missing_landmarks": no_marks}).check()
 
 
 def facs_code(intensity: float) -> int:

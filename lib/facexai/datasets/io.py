@@ -9,8 +9,6 @@ a dataset's own folder.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import pickle
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -18,14 +16,13 @@ from typing import Any, Callable, Iterable
 import numpy as np
 from PIL import Image
 
-from .. import paths
+from .. import cache as _cache, paths
 from .core import FaceDataset, Skipped, UnreadableFileError
 
 #: Bump when the pickled :class:`FaceDataset` layout changes (old cache entries are then ignored).
 CACHE_VERSION = 1
 #: Cache entries kept per dataset root (the oldest go first).
 KEEP_ENTRIES = 4
-_BLOCK = 1 << 20
 
 # skimage.color.rgb2gray weights (ITU-R 709), which the paper-2 code used for CK+: one grayscale
 # conversion for every dataset, so that a gray image means the same thing everywhere.
@@ -121,31 +118,20 @@ def format_row(values: Iterable[float]) -> str:
 
 
 def file_digest(path: Path) -> str:
-    """BLAKE2b of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.blake2b(digest_size=20)
-    with open(path, "rb") as fh:
-        while block := fh.read(_BLOCK):
-            h.update(block)
-    return h.hexdigest()
+    """BLAKE2b of a file's bytes (:func:`facexai.cache.file_digest`)."""
+    return _cache.file_digest(path)
 
 
 def content_hash(root: Path, files: Iterable[Path], options: dict[str, Any]) -> str:
-    """Hash of the files' relative paths and contents, the options and this package's code."""
-    h = hashlib.blake2b(digest_size=20)
-    h.update(json.dumps({"options": options, "code": code_fingerprint(), "v": CACHE_VERSION},
-                        sort_keys=True, default=str).encode())
-    for path in sorted(Path(p) for p in files):
-        h.update(Path(path).relative_to(root).as_posix().encode() + b"\0")
-        h.update(file_digest(path).encode() if path.is_file() else b"<missing>")
-    return h.hexdigest()
+    """Key of a loaded dataset: :func:`facexai.cache.key` of the options, the files' relative paths
+    and contents, and this package's code."""
+    return _cache.key({"options": options, "v": CACHE_VERSION},
+                     data=_cache.files_fingerprint(root, files), code=code_fingerprint(), size=40)
 
 
 def code_fingerprint() -> str:
     """Hash of the source of ``facexai.datasets``: a changed loader never reuses an old cache."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:16]
+    return _cache.code_fingerprint("datasets/*.py")
 
 
 def cached(key: str, root: Path, files: list[Path], options: dict[str, Any],
@@ -173,9 +159,9 @@ def cached(key: str, root: Path, files: list[Path], options: dict[str, Any],
         ds = build()
         ds.notes["cache"] = "off"
         return ds
-    folder = paths.cache_dir() if cache is True else Path(cache)
-    where = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:8]
-    target = folder / "datasets" / f"{key}-{where}-{content_hash(root, files, options)[:20]}.pkl"
+    folder = paths.datasets_cache() if cache is True else Path(cache) / "datasets"
+    where = _cache.digest(str(Path(root).resolve()), size=8)
+    target = folder / f"{key}-{where}-{content_hash(root, files, options)[:20]}.pkl"
     if target.is_file():
         try:
             with open(target, "rb") as fh:

@@ -81,6 +81,22 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False,
         raise ValueError(f"unknown KDEF angle code(s) {unknown}; codes: {ANGLES}")
     folder = _kdef_folder(root)
     reader = Reader(root, strict)
+    records = _scan(folder, angles, reader)
+    pre_skipped = list(reader.skipped)
+    options = dict(size=size, grayscale=grayscale, angles=list(angles), square=square,
+                   n_folds=n_folds, strict=strict)
+
+    def build() -> FaceDataset:
+        reader.skipped = list(pre_skipped)
+        return _build(root, records, reader, size=size, grayscale=grayscale, angles=angles,
+                      square=square, n_folds=n_folds)
+
+    return cached("kdef", root, [r[0] for r in records], options, build, cache)
+
+
+def _scan(folder: Path, angles, reader: Reader) -> list[tuple]:
+    """Every well-named image of the kept ``angles``: (path, series, sex, identity, expression,
+    angle); misnamed files are skipped, an image code present twice is an error."""
     records, seen = [], {}
     for sub in visible(folder.iterdir()):
         if not sub.is_dir():
@@ -102,42 +118,41 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False,
     if dups:
         raise DuplicateIdError(f"KDEF: {len(dups)} image code(s) present twice: " + listing(
             [f"{c} ({' and '.join(ps)})" for c, ps in dups.items()]))
-    pre_skipped = list(reader.skipped)
-    options = dict(size=size, grayscale=grayscale, angles=list(angles), square=square,
-                   n_folds=n_folds, strict=strict)
+    return records
 
-    def build() -> FaceDataset:
-        reader.skipped = list(pre_skipped)
-        rows, arrays = [], []
-        for rec in records:
-            img = reader.image(rec[0])
-            if img is not None:
-                if square:
-                    h, w = img.shape[:2]
-                    side = min(h, w)
-                    top, left = (h - side) // 2, (w - side) // 2
-                    img = img[top:top + side, left:left + side]
-                rows.append(rec)
-                arrays.append(resize(img, size, grayscale))
-        if len({a.shape for a in arrays}) > 1:
-            raise LayoutError(f"{root}: images differ in size; load with size=<int>")
-        names = list(EXPRESSIONS)
-        labels = pd.DataFrame(
-            [{"series": s, "sex": x, "identity": i, "expression": e, "label": names.index(e),
-              "emotion": EXPRESSIONS[e][1], "angle": a} for _, s, x, i, e, a in rows])
-        subjects = np.array([r[3] for r in rows], dtype=str)
-        files = tuple(reader.rel(r[0]) for r in rows)
-        scheme = rotating_scheme(subject_folds(subjects, n_folds), n_folds, "subject_folds",
-                                 f"{n_folds} subject-independent folds (subject i of the sorted list "
-                                 f"-> fold i mod {n_folds}); test k, validation k+1")
-        check_subject_independent(scheme, subjects, files, "KDEF")
-        return FaceDataset(
-            key="kdef", images=np.stack(arrays) if arrays else np.zeros((0, 1, 1), np.uint8),
-            labels=labels, target="label", classes=tuple(EXPRESSIONS[e][0] for e in names),
-            subjects=subjects, files=files, splits={"subject_folds": scheme}, root=root,
-            skipped=reader.skipped, notes={"angles": list(angles)}).check()
 
-    return cached("kdef", root, [r[0] for r in records], options, build, cache)
+def _build(root: Path, records: list[tuple], reader: Reader, *, size, grayscale: bool, angles,
+           square: bool, n_folds: int) -> FaceDataset:
+    """Read (and square-crop) the images; the dataset with its subject-independent folds."""
+    rows, arrays = [], []
+    for rec in records:
+        img = reader.image(rec[0])
+        if img is not None:
+            if square:
+                h, w = img.shape[:2]
+                side = min(h, w)
+                top, left = (h - side) // 2, (w - side) // 2
+                img = img[top:top + side, left:left + side]
+            rows.append(rec)
+            arrays.append(resize(img, size, grayscale))
+    if len({a.shape for a in arrays}) > 1:
+        raise LayoutError(f"{root}: images differ in size; load with size=<int>")
+    names = list(EXPRESSIONS)
+    labels = pd.DataFrame(
+        [{"series": s, "sex": x, "identity": i, "expression": e, "label": names.index(e),
+          "emotion": EXPRESSIONS[e][1], "angle": a} for _, s, x, i, e, a in rows])
+    subjects = np.array([r[3] for r in rows], dtype=str)
+    files = tuple(reader.rel(r[0]) for r in rows)
+    scheme = rotating_scheme(subject_folds(subjects, n_folds), n_folds, "subject_folds",
+                             f"{n_folds} subject-independent folds (subject i of the sorted list "
+                             f"-> fold i mod {n_folds}); test k, validation k+1")
+    check_subject_independent(scheme, subjects, files, "KDEF")
+    return FaceDataset(
+        key="kdef", images=np.stack(arrays) if arrays else np.zeros((0, 1, 1), np.uint8),
+        labels=labels, target="label", classes=tuple(EXPRESSIONS[e][0] for e in names),
+        subjects=subjects, files=files, splits={"subject_folds": scheme}, root=root,
+        skipped=reader.skipped, notes={"angles": list(angles)}).check()
+
 
 
 def write_twin(root: Path | str, *, n_identities: int, seed: int, render_size: int = 128,

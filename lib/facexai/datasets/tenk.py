@@ -137,8 +137,25 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False, n_
         file name and ``demo_*`` demographic labels when that workbook is there; splits
         ``paper3`` (1,421/356/445 of 2,222 rows, seed 42) and ``kfold``.
     """
-    spec = SPEC
-    root = spec.require(root, IMAGES, WORKBOOK)
+    root = SPEC.require(root, IMAGES, WORKBOOK)
+    labels, ids, sources = _labels(root)
+    folder = root / IMAGES
+    images = [folder / f"{i}.jpg" for i in ids]
+    marks = [folder / f"{i}_landmarks.txt" for i in ids]
+    sources += [p for p in images + marks if p.is_file()]
+    options = dict(size=size, grayscale=grayscale, n_folds=n_folds, split_seed=split_seed,
+                   strict=strict)
+
+    def build() -> FaceDataset:
+        return _build(root, labels, ids, images, marks, size=size, grayscale=grayscale,
+                      n_folds=n_folds, split_seed=split_seed, strict=strict)
+
+    return cached("tenk", root, sources, options, build, cache)
+
+
+def _labels(root: Path) -> tuple[pd.DataFrame, np.ndarray, list[Path]]:
+    """The workbook's means and SDs (checked), file names and demographics when present: the
+    labels by image number, the image numbers, and the label files read."""
     cols = ("Image #",) + ATTRIBUTE_COLUMNS
     sheets = _read_workbook(root / WORKBOOK, {s: cols for s in SHEETS}, SHEETS[1:])
     final, sd = sheets["Final Values"], sheets["StDev Values"]
@@ -160,47 +177,45 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False, n_
     sources = [root / WORKBOOK] + [p for p in (root / NAMES, root / DEMOGRAPHICS) if p.is_file()]
     if (root / DEMOGRAPHICS).is_file():
         labels = labels.join(_demographics(root / DEMOGRAPHICS, ids))
-    folder = root / IMAGES
-    images = [folder / f"{i}.jpg" for i in ids]
-    marks = [folder / f"{i}_landmarks.txt" for i in ids]
-    sources += [p for p in images + marks if p.is_file()]
-    options = dict(size=size, grayscale=grayscale, n_folds=n_folds, split_seed=split_seed,
-                   strict=strict)
+    return labels, ids, sources
 
-    def build() -> FaceDataset:
-        reader = Reader(root, strict)
-        keep, arrays, points = [], [], []
-        for r, (img_path, mark_path) in enumerate(zip(images, marks)):
-            if not img_path.is_file():
-                reader.skip(img_path, "missing image file")
-                continue
-            img = reader.image(img_path)
-            if img is None:
-                continue
-            keep.append(r)
-            arrays.append(resize(img, size, grayscale))
-            pts = read_numbers(mark_path) if mark_path.is_file() else None
-            points.append(None if pts is None or pts.shape[1] != 2
-                          else scale_points(pts, img.shape, size))
-        if len({a.shape for a in arrays}) > 1:
-            raise LayoutError(f"{root}: images differ in size; load with size=<int>")
-        keep_idx = np.array(keep, dtype=np.int64)
-        n_marks = {p.shape[0] for p in points if p is not None}
-        landmarks = None
-        if len(n_marks) == 1:
-            n_l = n_marks.pop()
-            landmarks = np.stack([p if p is not None else np.full((n_l, 2), np.nan, np.float32)
-                                  for p in points]).astype(np.float32)
-        splits = {"paper3": paper3_scheme(len(ids)).subset(keep_idx),
-                  "kfold": kfold_scheme(len(ids), n_folds, split_seed).subset(keep_idx)}
-        return FaceDataset(
-            key="tenk", images=np.stack(arrays) if arrays else np.zeros((0, 1, 1), np.uint8),
-            labels=labels.iloc[keep_idx], target=None, classes=None,
-            subjects=ids[keep_idx].astype(str), files=tuple(reader.rel(images[r]) for r in keep),
-            splits=splits, root=root, landmarks=landmarks, skipped=reader.skipped,
-            notes={"rows_in_sheet": len(ids)}).check()
 
-    return cached("tenk", root, sources, options, build, cache)
+def _build(root: Path, labels: pd.DataFrame, ids: np.ndarray, images: list[Path],
+           marks: list[Path], *, size, grayscale: bool, n_folds: int, split_seed: int,
+           strict: bool) -> FaceDataset:
+    """Read every target's image and landmarks; the dataset with the paper-3 and k-fold splits."""
+    reader = Reader(root, strict)
+    keep, arrays, points = [], [], []
+    for r, (img_path, mark_path) in enumerate(zip(images, marks)):
+        if not img_path.is_file():
+            reader.skip(img_path, "missing image file")
+            continue
+        img = reader.image(img_path)
+        if img is None:
+            continue
+        keep.append(r)
+        arrays.append(resize(img, size, grayscale))
+        pts = read_numbers(mark_path) if mark_path.is_file() else None
+        points.append(None if pts is None or pts.shape[1] != 2
+                      else scale_points(pts, img.shape, size))
+    if len({a.shape for a in arrays}) > 1:
+        raise LayoutError(f"{root}: images differ in size; load with size=<int>")
+    keep_idx = np.array(keep, dtype=np.int64)
+    n_marks = {p.shape[0] for p in points if p is not None}
+    landmarks = None
+    if len(n_marks) == 1:
+        n_l = n_marks.pop()
+        landmarks = np.stack([p if p is not None else np.full((n_l, 2), np.nan, np.float32)
+                              for p in points]).astype(np.float32)
+    splits = {"paper3": paper3_scheme(len(ids)).subset(keep_idx),
+              "kfold": kfold_scheme(len(ids), n_folds, split_seed).subset(keep_idx)}
+    return FaceDataset(
+        key="tenk", images=np.stack(arrays) if arrays else np.zeros((0, 1, 1), np.uint8),
+        labels=labels.iloc[keep_idx], target=None, classes=None,
+        subjects=ids[keep_idx].astype(str), files=tuple(reader.rel(images[r]) for r in keep),
+        splits=splits, root=root, landmarks=landmarks, skipped=reader.skipped,
+        notes={"rows_in_sheet": len(ids)}).check()
+
 
 
 def _target_names(path: Path) -> dict[int, str]:

@@ -86,29 +86,8 @@ def load(root: Path | str, *, image_size: int = 96, labelled_only: bool = True,
     options = dict(image_size=image_size, labelled_only=labelled_only, check_leaks=check_leaks)
 
     def build() -> FaceDataset:
-        try:
-            data = scipy.io.loadmat(path)
-        except (OSError, ValueError, TypeError) as err:
-            raise UnreadableFileError(f"cannot read {path}: {err}") from None
-        found = sorted(k for k in data if not k.startswith("__"))
-        missing = [f for f in FIELDS if f not in data]
-        if missing:
-            raise SchemaError(f"{name}: missing field(s) {listing(missing)}; found fields: "
-                              f"{listing(found) or 'none'}")
-        images = np.asarray(data["images"])
-        if images.ndim != 3 or images.shape[1:] != (image_size, image_size):
-            raise SchemaError(f"{name}: field 'images' has shape {images.shape}, expected "
-                              f"(N, {image_size}, {image_size})")
+        images, folds, ex, ids, rows = _read_mat(path, image_size)
         n = len(images)
-        folds = np.asarray(data["folds"])
-        if folds.shape != (n, N_FOLDS):
-            raise SchemaError(f"{name}: field 'folds' has shape {folds.shape}, expected ({n}, {N_FOLDS})")
-        rows = [f"{name} row {r}" for r in range(n)]
-        check_labels(folds.ravel(), (0, 1, 2, 3), [rows[r] for r in range(n) for _ in range(N_FOLDS)],
-                     "'folds'", "TFD")
-        ex = _column(data, "labs_ex", n, path)
-        ids = _column(data, "labs_id", n, path)
-        check_labels(ex, (-1,) + tuple(range(1, 8)), rows, "'labs_ex'", "TFD")
         labelled = ex > 0
         both = (folds[labelled] == 0).any(axis=1)
         if both.any():
@@ -132,6 +111,36 @@ def load(root: Path | str, *, image_size: int = 96, labelled_only: bool = True,
                               "unlabelled": int((~labelled).sum()), "all_black_images": zero}).check()
 
     return cached("tfd", root, [path], options, build, cache)
+
+
+def _read_mat(path: Path, image_size: int) -> tuple:
+    """The checked fields of a TFD ``.mat`` file: images, folds, expression and identity labels,
+    and a name for each row (for error messages)."""
+    name = path.name
+    try:
+        data = scipy.io.loadmat(path)
+    except (OSError, ValueError, TypeError) as err:
+        raise UnreadableFileError(f"cannot read {path}: {err}") from None
+    found = sorted(k for k in data if not k.startswith("__"))
+    missing = [f for f in FIELDS if f not in data]
+    if missing:
+        raise SchemaError(f"{name}: missing field(s) {listing(missing)}; found fields: "
+                          f"{listing(found) or 'none'}")
+    images = np.asarray(data["images"])
+    if images.ndim != 3 or images.shape[1:] != (image_size, image_size):
+        raise SchemaError(f"{name}: field 'images' has shape {images.shape}, expected "
+                          f"(N, {image_size}, {image_size})")
+    n = len(images)
+    folds = np.asarray(data["folds"])
+    if folds.shape != (n, N_FOLDS):
+        raise SchemaError(f"{name}: field 'folds' has shape {folds.shape}, expected ({n}, {N_FOLDS})")
+    rows = [f"{name} row {r}" for r in range(n)]
+    check_labels(folds.ravel(), (0, 1, 2, 3), [rows[r] for r in range(n) for _ in range(N_FOLDS)],
+                 "'folds'", "TFD")
+    ex = _column(data, "labs_ex", n, path)
+    ids = _column(data, "labs_id", n, path)
+    check_labels(ex, (-1,) + tuple(range(1, 8)), rows, "'labs_ex'", "TFD")
+    return images, folds, ex, ids, rows
 
 
 def write_twin(root: Path | str, *, n_labelled: int, n_unlabelled: int, seed: int,

@@ -9,8 +9,6 @@ folder that exists is a whole twin. :func:`twin_settings` turns the parameters o
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import tempfile
 import time
@@ -20,7 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from .. import paths
+from .. import cache, paths
 from ..synth.dataset import generator_fingerprint
 from ..synth.factors import FaceParams
 from ..synth.generate import render_batch
@@ -69,9 +67,8 @@ def save_image(img: np.ndarray, path: Path, **options: Any) -> None:
 
 def twin_key(key: str, settings: Mapping[str, Any]) -> str:
     """Folder name of a twin: the key and a hash of its settings and of the code that writes it."""
-    blob = json.dumps({"settings": dict(settings), "generator": generator_fingerprint(),
-                       "datasets": code_fingerprint()}, sort_keys=True)
-    return f"{key}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    code = cache.digest([generator_fingerprint(), code_fingerprint()])
+    return f"{key}-{cache.key(settings, code=code, size=12)}"
 
 
 def ensure_twin(key: str, root: Path | str | None = None, log: Callable[[str], None] | None = None,
@@ -90,7 +87,7 @@ def ensure_twin(key: str, root: Path | str | None = None, log: Callable[[str], N
         Keyword arguments of the dataset's twin writer (sizes, seed, workers...).
     """
     spec = get(key)
-    parent = Path(root) if root is not None else paths.data_dir() / "twins"
+    parent = Path(root) if root is not None else paths.twins_dir()
     # workers change how fast, never what, a twin is: they are not part of its name
     target = parent / twin_key(key, {k: v for k, v in settings.items() if k != "workers"})
     if target.is_dir():

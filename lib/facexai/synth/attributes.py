@@ -37,13 +37,13 @@ of size ``k``.
 from __future__ import annotations
 
 import difflib
-import warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .. import stats
 from .factors import AUS, STREAM_RATERS, FaceParams, rng_for
 
 # --------------------------------------------------------------------------------------------
@@ -524,64 +524,23 @@ def rate(params_list: Sequence[FaceParams], seed: int, indices: Iterable[int] | 
 # --------------------------------------------------------------------------------------------
 
 def split_half_reliability(raw: np.ndarray | Ratings, n_splits: int = 50, seed: int = 0) -> pd.Series:
-    """Spearman-Brown corrected split-half reliability of the rater mean, per column.
+    """Spearman-Brown corrected split-half reliability of the rater mean, per column: the
+    fraction of the full-panel mean's variance that is consensus rather than rater noise.
 
-    For each of ``n_splits`` random splits of the raters into halves (7 and 8 of 15), correlate
-    the two half-panel means across images (Pearson) and correct to the full panel with
-    ``2 r / (1 + r)``; return the mean over splits. With unequal halves the correction slightly
-    underestimates. This is the reliability of the full-panel mean: the fraction of its variance
-    that is consensus rather than rater noise. Missing ratings (NaN: images with fewer raters, as
-    on the real database) are left out of their half's mean, and an image whose half has no rating
-    drops out of that split's correlation.
-
-    Parameters
-    ----------
-    raw : ndarray (N, C, R) or Ratings
-        Ratings of N images on C columns by R raters.
-    n_splits : int
-        Random splits averaged.
-    seed : int
-        Seed of the splits.
-
-    Returns
-    -------
-    pandas.Series
-        Indexed by ATTRIBUTE_COLUMNS when C == 40, else by column number; NaN for a column that
-        does not vary across images.
+    :func:`facexai.stats.split_half_reliability` (halves of 7 and 8 of 15 raters; missing ratings
+    left out), indexed by ATTRIBUTE_COLUMNS when C == 40, else by column number.
     """
     a = np.asarray(raw.raw if isinstance(raw, Ratings) else raw, dtype=float)
-    if a.ndim != 3 or a.shape[2] < 2 or a.shape[0] < 3:
-        raise ValueError(f"raw must have shape (N>=3, C, R>=2), got {a.shape}")
-    if not isinstance(n_splits, (int, np.integer)) or n_splits < 1:
-        raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
-    n_raters = a.shape[2]
-    rng = np.random.default_rng(seed)
-    out = np.zeros((n_splits, a.shape[1]))
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # "mean of empty slice" where all missing
-        for s in range(n_splits):
-            perm = rng.permutation(n_raters)
-            h1 = np.nanmean(a[:, :, perm[: n_raters // 2]], axis=2)
-            h2 = np.nanmean(a[:, :, perm[n_raters // 2:]], axis=2)
-            ok = np.isfinite(h1) & np.isfinite(h2)
-            h1, h2 = np.where(ok, h1, np.nan), np.where(ok, h2, np.nan)
-            h1, h2 = h1 - np.nanmean(h1, axis=0), h2 - np.nanmean(h2, axis=0)
-            r = np.nansum(h1 * h2, 0) / np.sqrt(np.nansum(h1 ** 2, 0) * np.nansum(h2 ** 2, 0))
-            r[ok.sum(0) < 3] = np.nan
-            out[s] = 2 * r / (1 + r)
-        rel = np.nanmean(out, axis=0)
-    index = list(ATTRIBUTE_COLUMNS) if a.shape[1] == 40 else range(a.shape[1])
-    return pd.Series(rel, index=index, name="split_half_reliability")
+    columns = list(ATTRIBUTE_COLUMNS) if a.ndim == 3 and a.shape[1] == 40 else None
+    return stats.split_half_reliability(a, n_splits=n_splits, seed=seed, columns=columns)
 
 
 def noise_ceiling(raw: np.ndarray | Ratings, n_splits: int = 50, seed: int = 0) -> pd.Series:
-    """Highest Pearson r any predictor can expect against the panel means: sqrt(reliability).
-
-    A perfect model predicts the consensus, which correlates with the observed means by the
-    square root of their reliability; compare a model's r with this, not with the reliability.
-    """
-    rel = split_half_reliability(raw, n_splits=n_splits, seed=seed)
-    return np.sqrt(rel.clip(lower=0)).rename("noise_ceiling")
+    """Highest Pearson r any predictor can expect against the panel means: sqrt(reliability)
+    (:func:`facexai.stats.noise_ceiling`, indexed as :func:`split_half_reliability`)."""
+    a = np.asarray(raw.raw if isinstance(raw, Ratings) else raw, dtype=float)
+    columns = list(ATTRIBUTE_COLUMNS) if a.ndim == 3 and a.shape[1] == 40 else None
+    return stats.noise_ceiling(a, n_splits=n_splits, seed=seed, columns=columns)
 
 
 # --------------------------------------------------------------------------------------------

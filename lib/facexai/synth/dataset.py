@@ -12,19 +12,18 @@ emotion, age group), ``meta.json`` (the settings and the generator fingerprint).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .. import paths
+from .. import cache, paths
 from .attributes import ATTRIBUTE_COLUMNS, Ratings, age_gender_labels, rate
 from .factors import AUS, EMOTIONS, FaceParams, Identity, NuisanceConfig
 from .generate import render_batch, sample_face
@@ -33,13 +32,9 @@ _GENERATOR_SOURCES = ("synth/*.py", "regions.py")
 
 
 def generator_fingerprint() -> str:
-    """Hash of the generator's source code: part of every dataset key."""
-    pkg = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for pattern in _GENERATOR_SOURCES:
-        for path in sorted(pkg.glob(pattern)):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    """Hash of the generator's source code (:func:`facexai.cache.code_fingerprint` of
+    ``synth/*.py`` and ``regions.py``): part of every dataset key."""
+    return cache.code_fingerprint(*_GENERATOR_SOURCES)
 
 
 def nuisance_config(scale: float) -> NuisanceConfig:
@@ -109,8 +104,7 @@ class SynthFaces:
 
 
 def dataset_key(**settings) -> str:
-    blob = json.dumps({**settings, "generator": generator_fingerprint()}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+    return cache.key(settings, code=generator_fingerprint(), size=12)
 
 
 def ensure_dataset(n: int, seed: int, size: int, n_raters: int = 15, nuisance_scale: float = 1.0,
@@ -118,7 +112,7 @@ def ensure_dataset(n: int, seed: int, size: int, n_raters: int = 15, nuisance_sc
                    log: Callable[[str], None] | None = None) -> Path:
     """Return the folder of the dataset with these settings, generating it if it is not there."""
     settings = dict(n=n, seed=seed, size=size, n_raters=n_raters, nuisance_scale=nuisance_scale)
-    root = Path(root) if root is not None else paths.data_dir() / "synthface"
+    root = Path(root) if root is not None else paths.synth_dir()
     target = root / f"n{n}-s{seed}-{size}px-{dataset_key(**settings)}"
     if (target / "meta.json").is_file():
         return target
