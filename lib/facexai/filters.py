@@ -20,6 +20,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .stats import permutation_p
+
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.BatchNorm2d, nn.Dropout,
                 nn.Identity)
 
@@ -188,6 +190,16 @@ def _js_bits(onehot: np.ndarray, present: np.ndarray, n_ch: int, bins: int) -> n
         return 0.5 * kl(p) + 0.5 * kl(q)
 
 
+def _equal_frequency_onehot(act: np.ndarray, bins: int) -> np.ndarray:
+    """One-hot (N, C * bins) of each channel's equal-frequency bin (by rank)."""
+    n, n_ch = act.shape
+    ranks = act.argsort(0, kind="stable").argsort(0, kind="stable")
+    idx = np.minimum(ranks * bins // n, bins - 1) + np.arange(n_ch) * bins
+    onehot = np.zeros((n, n_ch * bins), np.float32)
+    onehot[np.arange(n)[:, None], idx] = 1.0
+    return onehot
+
+
 def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float = 0.1,
                    bins: int = 10, n_permutations: int = 200, seed: int = 0,
                    channel_names=None, au_names=None) -> pd.DataFrame:
@@ -220,33 +232,17 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
     n, n_ch = act.shape
     if au.shape[0] != n:
         raise ValueError(f"activations have {n} rows, au has {au.shape[0]}")
-    za = _zscore(act)
-    present = au > threshold
-    # equal-frequency bins per channel (ranks), one-hot over (channel, bin)
-    ranks = act.argsort(0, kind="stable").argsort(0, kind="stable")
-    idx = np.minimum(ranks * bins // n, bins - 1) + np.arange(n_ch) * bins
-    onehot = np.zeros((n, n_ch * bins), np.float32)
-    onehot[np.arange(n)[:, None], idx] = 1.0
-
-    def stats(rows):
+    za, present, onehot = _zscore(act), au > threshold, _equal_frequency_onehot(act, bins)
+    def statistics(rows):  # noqa: E306
         r = za.T @ _zscore(au[rows]) / n                              # (C, A)
         js = _js_bits(onehot, present[rows], n_ch, bins).T             # (C, A)
-        return r, js
+        return np.abs(r), r, np.nan_to_num(js, nan=-1), js
 
-    r_obs, js_obs = stats(np.arange(n))
+    abs_r, r_obs, _, js_obs = statistics(np.arange(n))
     rng = np.random.default_rng(seed)
-    ge_r = np.zeros_like(r_obs)
-    ge_js = np.zeros_like(js_obs)
-    max_r, max_js = [], []
-    for _ in range(n_permutations):
-        r_p, js_p = stats(rng.permutation(n))
-        ge_r += np.abs(r_p) >= np.abs(r_obs)
-        ge_js += np.nan_to_num(js_p, nan=-1) >= js_obs
-        max_r.append(np.nanmax(np.abs(r_p)))
-        max_js.append(np.nanmax(js_p))
-    max_r, max_js = np.array(max_r), np.array(max_js)
-    fw_r = (1 + (max_r[None, None] >= np.abs(r_obs)[..., None]).sum(-1)) / (1 + n_permutations)
-    fw_js = (1 + (max_js[None, None] >= js_obs[..., None]).sum(-1)) / (1 + n_permutations)
+    null = [statistics(rng.permutation(n)) for _ in range(n_permutations)]
+    null_r, null_js = np.array([t[0] for t in null]), np.array([t[2] for t in null])
+    max_r, max_js = np.nanmax(null_r, axis=(1, 2)), null_js.max(axis=(1, 2))
     channel_names = list(channel_names) if channel_names is not None else list(range(n_ch))
     au_names = list(au_names) if au_names is not None else list(range(au.shape[1]))
     cc, aa = np.meshgrid(np.arange(n_ch), np.arange(au.shape[1]), indexing="ij")
@@ -254,9 +250,10 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
         "channel": np.asarray(channel_names, dtype=object)[cc.ravel()],
         "au": np.asarray(au_names, dtype=object)[aa.ravel()],
         "r": r_obs.ravel(), "js_bits": js_obs.ravel(),
-        "p_r": ((1 + ge_r) / (1 + n_permutations)).ravel(),
-        "p_js": ((1 + ge_js) / (1 + n_permutations)).ravel(),
-        "p_r_fwer": fw_r.ravel(), "p_js_fwer": fw_js.ravel(),
+        "p_r": permutation_p(abs_r, null_r, tol=0).ravel(),
+        "p_js": permutation_p(js_obs, null_js, tol=0).ravel(),
+        "p_r_fwer": permutation_p(abs_r, max_r[:, None, None], tol=0).ravel(),
+        "p_js_fwer": permutation_p(js_obs, max_js[:, None, None], tol=0).ravel(),
     })
     table.loc[np.isnan(table["js_bits"]), ["p_js", "p_js_fwer"]] = np.nan
     return table
