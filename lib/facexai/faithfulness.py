@@ -12,7 +12,9 @@ None of the three papers measured its heatmaps. Here every metric is a plain fun
   randomised top-down does not explain the model.
 
 Maps are ``(N, H, W)`` (channels reduced, e.g. by :func:`facexai.explain.relevance_map`), masks
-``(N, H, W)`` booleans.
+``(N, H, W)`` booleans of the same size (a map of another size than its masks is an error that
+names both shapes). Ties in a map are scored by their expected value under a uniformly random order
+of the tied pixels: a uniform map scores exactly the chance level on every localisation metric.
 """
 from __future__ import annotations
 
@@ -29,10 +31,14 @@ from torch import nn
 def _maps_masks(maps, masks) -> tuple[np.ndarray, np.ndarray]:
     r = np.asarray(maps, float)
     m = np.asarray(masks, bool)
+    if r.shape != m.shape:
+        raise ValueError(f"relevance maps of shape {r.shape} and masks of shape {m.shape} differ: "
+                         "each map needs a mask of its own size (H, W) (a map of another "
+                         "resolution than the landmarks or masks? resize one to the other)")
     if r.ndim == 2:
         r, m = r[None], m[None]
-    if r.shape != m.shape:
-        raise ValueError(f"maps {r.shape} and masks {m.shape} differ in shape")
+    if r.ndim != 3:
+        raise ValueError(f"maps and masks must be (N, H, W) or (H, W), got {r.shape}")
     return r, m
 
 
@@ -59,20 +65,34 @@ def relevance_mass_accuracy(maps, masks, positive: bool = True) -> np.ndarray:
 
 def relevance_rank_accuracy(maps, masks) -> np.ndarray:
     """Share of the ``K`` highest-relevance pixels that lie in the mask, ``K`` = mask size
-    (Arras et al. 2022). Ties are broken by pixel order (stable sort)."""
+    (Arras et al. 2022).
+
+    Ties at the ``K``-th value are scored by their expected value: if ``a`` pixels rank above it and
+    ``b`` pixels tie at it, ``b_in`` of them inside the mask, the ``K - a`` places left go to the tied
+    pixels at random and hold ``(K - a) b_in / b`` mask pixels on average. A uniform map therefore
+    scores the mask's share of the image (chance). An empty mask scores NaN.
+    """
     r, m = _maps_masks(maps, masks)
     out = np.full(len(r), np.nan)
     for i, (ri, mi) in enumerate(zip(r.reshape(len(r), -1), m.reshape(len(m), -1))):
         k = int(mi.sum())
-        if k:
-            top = np.argsort(-ri, kind="stable")[:k]
-            out[i] = mi[top].mean()
+        if not k:
+            continue
+        kth = np.partition(ri, len(ri) - k)[len(ri) - k]     # the K-th largest value
+        above, tied = ri > kth, ri == kth
+        a, b = int(above.sum()), int(tied.sum())
+        out[i] = (mi[above].sum() + (k - a) * mi[tied].sum() / b) / k
     return out
 
 
 def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
     """Whether each map's maximum falls inside its mask, grown by ``tolerance`` pixels
-    (Zhang et al. 2018 use 15 px at 224 px)."""
+    (Zhang et al. 2018 use 15 px at 224 px).
+
+    Returns floats: 1.0 (hit) or 0.0 (miss) for a single maximum; for ``t`` tied maxima, ``t_in`` of
+    them inside, the expected hit ``t_in / t`` of picking one at random (Quantus counts a hit if any
+    tied maximum is inside, which favours flat maps). A uniform map scores the mask's share.
+    """
     from scipy.ndimage import binary_dilation
 
     r, m = _maps_masks(maps, masks)
@@ -80,8 +100,9 @@ def pointing_game(maps, masks, tolerance: int = 0) -> np.ndarray:
         yy, xx = np.mgrid[-tolerance:tolerance + 1, -tolerance:tolerance + 1]
         disk = xx ** 2 + yy ** 2 <= tolerance ** 2
         m = np.stack([binary_dilation(mi, disk) for mi in m])
-    flat = r.reshape(len(r), -1).argmax(1)
-    return m.reshape(len(m), -1)[np.arange(len(m)), flat]
+    flat_r, flat_m = r.reshape(len(r), -1), m.reshape(len(m), -1)
+    top = flat_r == flat_r.max(1, keepdims=True)
+    return (top & flat_m).sum(1) / top.sum(1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,19 +162,24 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, maps, target, *, order
 
     if order not in ("morf", "lerf"):
         raise ValueError(f"order must be 'morf' or 'lerf', got {order!r}")
-    r = torch.as_tensor(np.asarray(maps, float), dtype=x.dtype, device=x.device)
+    # float64 throughout the ranking (a float32 cast would create ties), on the CPU
+    r = torch.as_tensor(np.asarray(maps, np.float64))
     n, _, h, w = x.shape
-    if r.shape != (n, h, w) or h % patch or w % patch:
-        raise ValueError(f"maps {tuple(r.shape)} must be (N, H, W) of the input {tuple(x.shape)} "
-                         f"with H, W multiples of patch={patch}")
+    if tuple(r.shape) != (n, h, w):
+        raise ValueError(f"relevance maps of shape {tuple(r.shape)} do not match the input of shape "
+                         f"{tuple(x.shape)}: they must be (N, H, W) = {(n, h, w)}")
+    if h % patch or w % patch:
+        raise ValueError(f"the input's H, W {(h, w)} must be multiples of patch={patch}")
     ph, pw = h // patch, w // patch
     patch_rel = r.view(n, ph, patch, pw, patch).sum((2, 4)).reshape(n, -1)
     # Ties (e.g. all-zero relevance) are broken at random (seeded), never by position, so that
-    # an uninformative map does not perturb the image top-down.
+    # an uninformative map does not perturb the image top-down: a random permutation, then a
+    # stable sort by relevance.
     gen = torch.Generator().manual_seed(int(seed))
-    jitter = torch.rand(patch_rel.shape, generator=gen, dtype=torch.float64).to(x.device)
-    key = patch_rel.double() + 1e-12 * patch_rel.double().abs().max() * jitter
-    ranking = torch.argsort(key, dim=1, descending=(order == "morf"))
+    perm = torch.stack([torch.randperm(ph * pw, generator=gen) for _ in range(n)])
+    shuffled = torch.gather(patch_rel, 1, perm)
+    pos = torch.sort(shuffled, dim=1, descending=(order == "morf"), stable=True).indices
+    ranking = torch.gather(perm, 1, pos).to(x.device)
     n_total = ph * pw
     counts = np.unique(np.round(np.linspace(0, fraction * n_total, steps + 1)).astype(int))
     filled = _fill(x, fill, gen)
@@ -195,40 +221,88 @@ def spearman(a, b) -> np.ndarray:
 
 
 def ssim(a, b, sigma: float = 1.5) -> np.ndarray:
-    """Structural similarity (Wang et al. 2004, Gaussian window) of each pair of maps, each first
-    scaled to [0, 1] by its own range."""
+    """Mean structural similarity of each pair of maps, each first scaled to [0, 1] by its own range.
+
+    As Wang et al. (2004): a Gaussian window (``sigma`` 1.5, 11 taps: truncated at 3.5 sigma),
+    population (co)variances, ``C1 = 0.01**2``, ``C2 = 0.03**2`` (data range 1), averaged over the
+    *valid* windows only (a border of half a window is left out). Equals scikit-image's
+    ``structural_similarity(..., data_range=1, gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False)``, which a test checks. Maps smaller than the window are an error.
+    """
     from scipy.ndimage import gaussian_filter
 
     def unit(m):
         lo, hi = m.min(), m.max()
         return (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
 
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or a.ndim != 3:
+        raise ValueError(f"ssim compares (N, H, W) maps of one shape, got {a.shape} and {b.shape}")
+    truncate = 3.5
+    pad = int(truncate * sigma + 0.5)                 # window radius, as scipy.ndimage uses it
+    if min(a.shape[1:]) < 2 * pad + 1:
+        raise ValueError(f"maps of {a.shape[1:]} px are smaller than the {2 * pad + 1}-px SSIM "
+                         f"window (sigma={sigma})")
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     out = []
-    for x, y in zip(np.asarray(a, float), np.asarray(b, float)):
+    for x, y in zip(a, b):
         x, y = unit(x), unit(y)
-        f = lambda z: gaussian_filter(z, sigma)   # noqa: E731
+        f = lambda z: gaussian_filter(z, sigma, truncate=truncate, mode="reflect")  # noqa: E731
         mx, my = f(x), f(y)
         vx, vy, cxy = f(x * x) - mx ** 2, f(y * y) - my ** 2, f(x * y) - mx * my
         s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
-        out.append(s.mean())
+        out.append(s[pad:-pad, pad:-pad].mean())
     return np.array(out)
 
 
 def parametrised_layers(model: nn.Module) -> list[str]:
-    """Names of the leaf modules that hold parameters (convolutions, dense layers ...), input first."""
+    """Names of the leaf modules that hold parameters or batch-norm running statistics
+    (convolutions, dense layers, batch norms ...), input first."""
     return [n for n, m in model.named_modules()
-            if not list(m.children()) and any(True for _ in m.parameters(recurse=False))]
+            if not list(m.children()) and (any(True for _ in m.parameters(recurse=False))
+                                           or _running_stats(m))]
+
+
+def _running_stats(module: nn.Module) -> list[str]:
+    if isinstance(module, nn.modules.batchnorm._NormBase) and module.track_running_stats:
+        return [k for k in ("running_mean", "running_var") if getattr(module, k) is not None]
+    return []
+
+
+def _scale(t: torch.Tensor) -> float:
+    """The spread to redraw ``t`` with: its SD; for a constant tensor its absolute value (a BN weight
+    of 1, a bias of 1.0); 0 for an all-zero one."""
+    t = t.detach()
+    sd = float(t.std()) if t.numel() > 1 else 0.0
+    return sd if sd > 0 else float(t.abs().mean())
 
 
 def randomize_layer(module: nn.Module, gen: torch.Generator) -> None:
-    """Redraw every parameter of ``module`` from N(0, sd of its current values): the scale of the
-    layer is kept, what it learnt is gone."""
+    """Redraw every parameter of ``module`` from N(0, s): the scale of the layer is kept, what it
+    learnt is gone.
+
+    ``s`` is the tensor's SD, or for a constant tensor its absolute value (a fresh batch-norm weight
+    of 1 stays on the scale 1, it does not become 0). An all-zero tensor (a bias initialised to 0)
+    takes the largest scale of the module's other tensors, or 1. A batch norm's running mean is
+    redrawn like a parameter; its running variance, which must stay positive, from the log-normal
+    distribution with the mean and SD (the absolute value if constant) of the current variances.
+    So no tensor is ever set to zero, and no batch norm keeps its trained statistics.
+    """
+    tensors = [(k, p) for k, p in module.named_parameters(recurse=False)]
+    tensors += [(k, getattr(module, k)) for k in _running_stats(module)]
+    scales = {k: _scale(t) for k, t in tensors}
+    fallback = max([v for v in scales.values() if v > 0], default=1.0)
     with torch.no_grad():
-        for p in module.parameters(recurse=False):
-            sd = float(p.std()) if p.numel() > 1 else float(p.abs().mean())
-            noise = torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device)
-            p.copy_(noise * sd)
+        for k, t in tensors:
+            sd = scales[k] if scales[k] > 0 else fallback
+            noise = torch.randn(t.shape, generator=gen, dtype=t.dtype).to(t.device)
+            if k == "running_var":
+                mean = float(t.mean())
+                mean = mean if mean > 0 else sd
+                var_log = float(np.log1p((sd / mean) ** 2))
+                t.copy_(torch.exp(np.log(mean) - var_log / 2 + var_log ** 0.5 * noise))
+            else:
+                t.copy_(noise * sd)
 
 
 def randomization_check(model: nn.Module, x: torch.Tensor, target, method: str | Callable, *,

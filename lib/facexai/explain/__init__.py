@@ -60,7 +60,9 @@ def explain(model: nn.Module, x: torch.Tensor, target: TargetLike, method: str, 
     method : str
         A key of :data:`EXPLAINERS`.
     batch_size : int, optional
-        Explain ``x`` in chunks of this many samples (the result is the same).
+        Explain ``x`` in chunks of this many samples. The result is the same (a test checks every
+        registered method in float64): methods that draw random numbers seed each image by its
+        index in ``x``, and no method looks at the other images of a chunk.
     **options
         The method's options (see ``EXPLAINERS[method].defaults``); an unknown one is an error that
         names it.
@@ -75,11 +77,17 @@ def explain(model: nn.Module, x: torch.Tensor, target: TargetLike, method: str, 
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         raise ValueError(f"x must be a tensor (N, C, H, W), got "
                          f"{getattr(x, 'shape', type(x).__name__)}")
+    if batch_size is not None and (isinstance(batch_size, bool) or int(batch_size) != batch_size
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     with prepared(model):
         tgt = resolve(model, x, target)
-        step = batch_size or len(x)
-        parts = [explainer.fn(model, x[i:i + step], tgt.slice(i, i + step), **opts).detach()
-                 for i in range(0, len(x), step)]
+        step = int(batch_size or len(x))
+        parts = []
+        for i in range(0, len(x), step):
+            extra = {"start": i} if explainer.indexed else {}
+            parts.append(explainer.fn(model, x[i:i + step], tgt.slice(i, i + step), **opts,
+                                      **extra).detach())
     return torch.cat(parts)
 
 

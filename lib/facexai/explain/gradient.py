@@ -34,20 +34,25 @@ def gradient_x_input(model, x, target):
     return input_gradient(model, x, target) * x
 
 
-@register("smoothgrad", "gradient", n_samples=25, noise_level=0.15, seed=0)
-def smoothgrad(model, x, target, n_samples, noise_level, seed):
+@register("smoothgrad", "gradient", indexed=True, n_samples=25, noise_level=0.15, seed=0)
+def smoothgrad(model, x, target, n_samples, noise_level, seed, *, start=0):
     """Mean gradient over ``n_samples`` noisy copies of the input (Smilkov et al. 2017).
 
-    The noise is Gaussian with standard deviation ``noise_level * (max - min)`` of each sample, drawn
-    from a generator seeded with ``seed`` (on the input's device), so the result is reproducible.
+    The noise is Gaussian with standard deviation ``noise_level * (max - min)`` of each sample. Image
+    ``k`` of the batch draws its noise from its own generator (on the input's device) seeded with
+    ``seed + k``, where ``k`` counts from the first image given to
+    :func:`facexai.explain.explain` (``start`` is the index of ``x[0]`` there), so an image's map
+    depends neither on ``batch_size`` nor on the other images of the batch.
     """
     if n_samples < 1:
         raise ValueError(f"smoothgrad: n_samples must be >= 1, got {n_samples}")
-    gen = torch.Generator(device=x.device).manual_seed(int(seed))
+    gens = [torch.Generator(device=x.device).manual_seed(int(seed) + int(start) + k)
+            for k in range(len(x))]
     span = (x.flatten(1).amax(1) - x.flatten(1).amin(1)).view(-1, *([1] * (x.ndim - 1)))
     total = torch.zeros_like(x)
     for _ in range(int(n_samples)):
-        noise = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
+        noise = torch.stack([torch.randn(x.shape[1:], generator=g, device=x.device, dtype=x.dtype)
+                             for g in gens])
         total += input_gradient(model, x + noise_level * span * noise, target)
     return total / n_samples
 

@@ -20,54 +20,127 @@ key                         rules
 ``deconvnet``               gradient with deconvnet ReLUs (Zeiler & Fergus 2014)
 ==========================  ===================================================================
 
-Canonizers (``canonizers="auto"``): batch norms that follow a linear layer are merged into it
-(zennit's ``VGGCanonizer`` for torchvision VGGs, ``SequentialMergeBatchNorm`` otherwise) and
-torchvision ResNets get ``ResNetCanonizer``; the merged model computes the same function, which a
-test checks. The z+, alpha-beta and gamma rules are those of :mod:`.rules` (zennit's, with a
-shortcut for non-negative layer inputs that gives the same relevance in fewer passes).
+Canonizers (``canonizers="auto"``, LRP only): batch norms that follow a linear layer are merged into
+it (zennit's ``SequentialMergeBatchNorm``, which is also what its ``VGGCanonizer`` does) and
+torchvision ResNets get zennit's ``ResNetCanonizer`` built on the same merge. zennit 0.5.1 leaves
+the reduced batch norm dividing by ``sqrt(1 + eps)``; :class:`ExactMergeBatchNorm` sets its running
+variance to ``1 - eps`` instead, so the merged model computes the same function (a test checks it to
+1e-6 relative in float64). Guided backprop and deconvnet are gradients, on which merging changes
+nothing: they are never canonized by default.
+
+The z-box rule of ``lrp_epsilon_gamma_box`` needs the smallest and largest value each input channel
+can take. They are fixed by what the inputs are, never by the batch: by default the pixel range
+``[low, high] = [0, 1]`` mapped through the normalisation ``(x - mean) / std`` the model was trained
+with (``mean``, ``std``: numbers or one per channel), or given directly in model-input units.
+
+The z+, alpha-beta and gamma rules are those of :mod:`.rules` (zennit's, with a shortcut for
+non-negative layer inputs that gives the same relevance in fewer passes).
 """
 from __future__ import annotations
+
+import warnings
 
 import torch
 from torch import nn
 from zennit import composites as zc
 from zennit import rules as zr
 from zennit import types as zt
-from zennit.canonizers import SequentialMergeBatchNorm
-from zennit.torchvision import ResNetCanonizer, VGGCanonizer
+from zennit.canonizers import CompositeCanonizer, SequentialMergeBatchNorm
+from zennit.torchvision import ResNetBasicBlockCanonizer, ResNetBottleneckCanonizer
 
 from . import rules as fast
 from .registry import register
 from .targets import Target, forward_score
 
 
+class ExactMergeBatchNorm(SequentialMergeBatchNorm):
+    """zennit's ``SequentialMergeBatchNorm`` whose reduced batch norm is an exact identity.
+
+    zennit 0.5.1 merges ``w / sqrt(var + eps)`` into the linear layer and then sets the batch norm
+    to mean 0, variance 1, weight 1, bias 0, which still divides by ``sqrt(1 + eps)`` (6e-5 relative
+    on VGG16-BN). Here the running variance becomes ``1 - eps``. ``remove()`` restores every tensor
+    (zennit keeps the originals; the merge only assigns new ones).
+    """
+
+    @staticmethod
+    def merge_batch_norm(modules, batch_norm):
+        SequentialMergeBatchNorm.merge_batch_norm(modules, batch_norm)
+        batch_norm.running_var.data = torch.full_like(batch_norm.running_var.data,
+                                                      1.0 - batch_norm.eps)
+
+
+def exact_resnet_canonizer() -> CompositeCanonizer:
+    """zennit's ``ResNetCanonizer`` with :class:`ExactMergeBatchNorm` as its batch-norm merge."""
+    return CompositeCanonizer((ExactMergeBatchNorm(), ResNetBottleneckCanonizer(),
+                               ResNetBasicBlockCanonizer()))
+
+
 def auto_canonizers(model: nn.Module) -> list:
-    """The canonizers ``model`` needs: none without batch norm; VGG / ResNet / sequential merging."""
+    """The canonizers LRP needs on ``model``: none without batch norm; ResNet / sequential merging."""
     import torchvision
 
     if isinstance(model, torchvision.models.ResNet):
-        return [ResNetCanonizer()]
+        return [exact_resnet_canonizer()]
     if not any(isinstance(m, zt.BatchNorm) for m in model.modules()):
         return []
-    if isinstance(model, torchvision.models.VGG):
-        return [VGGCanonizer()]
-    return [SequentialMergeBatchNorm()]
+    return [ExactMergeBatchNorm()]
 
 
 def _canonizers(model, canonizers):
-    if canonizers == "auto":
+    if isinstance(canonizers, str):
+        if canonizers != "auto":
+            raise ValueError(f"canonizers must be 'auto', None or a list of zennit canonizers, "
+                             f"got {canonizers!r}")
         return auto_canonizers(model)
     if canonizers is None:
         return []
     return list(canonizers)
 
 
-def _bounds(x: torch.Tensor, low, high) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input bounds of the z-box rule: given, or the batch's smallest and largest value."""
-    low = x.detach().amin() if low is None else low
-    high = x.detach().amax() if high is None else high
-    return (torch.as_tensor(low, dtype=x.dtype, device=x.device),
-            torch.as_tensor(high, dtype=x.dtype, device=x.device))
+def _per_channel(name: str, value, c: int, like: torch.Tensor) -> torch.Tensor:
+    """``value`` (a number or one per channel) as a ``(1, c, 1, 1)`` tensor like ``like``."""
+    t = torch.as_tensor(value, dtype=like.dtype).to(like.device).flatten()
+    if t.numel() == 1:
+        t = t.expand(c)
+    if t.numel() != c:
+        raise ValueError(f"{name} must be a number or one value per input channel ({c}), got "
+                         f"{t.numel()} values")
+    return t.reshape(1, c, *([1] * (like.ndim - 2)))
+
+
+def box_bounds(x: torch.Tensor, low=0.0, high=1.0, mean=0.0, std=1.0
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel z-box bounds ``((low - mean) / std, (high - mean) / std)``, ``(1, C, 1, 1)``.
+
+    ``low`` / ``high``: the smallest and largest value an input channel can take before the
+    normalisation (``0`` and ``1`` for images scaled to [0, 1]); ``mean`` / ``std``: the normalisation
+    ``(x - mean) / std`` the model's inputs went through (``0`` / ``1``: none; ImageNet's per-channel
+    values for paper 3). Each a number or one value per channel. Nothing depends on ``x``'s values:
+    ``x`` gives only the number of channels, dtype and device. A warning says when ``x`` lies
+    outside the bounds (the z-box rule then loses its meaning).
+    """
+    c = x.shape[1]
+    lo, hi, mu, sd = (_per_channel(n, v, c, x) for n, v in
+                      (("low", low), ("high", high), ("mean", mean), ("std", std)))
+    if bool((sd <= 0).any()):
+        raise ValueError(f"std must be positive, got {std!r}")
+    if bool((hi <= lo).any()):
+        raise ValueError(f"z-box bounds need low < high per channel, got low={low!r}, high={high!r}")
+    lo, hi = (lo - mu) / sd, (hi - mu) / sd
+    xd = x.detach()
+    tol = 1e-6 * (hi - lo)
+    if bool((xd < lo - tol).any() or (xd > hi + tol).any()):
+        warnings.warn(
+            f"lrp_epsilon_gamma_box: the inputs range over [{float(xd.min()):.4g}, "
+            f"{float(xd.max()):.4g}] but the z-box bounds are {_fmt(lo)} .. {_fmt(hi)}; give the "
+            "input range (low, high) and normalisation (mean, std) the inputs were made with",
+            UserWarning, stacklevel=3)
+    return lo, hi
+
+
+def _fmt(t: torch.Tensor) -> str:
+    v = [round(float(a), 4) for a in t.flatten()]
+    return str(v[0]) if len(set(v)) == 1 else str(v)
 
 
 def attribute(model: nn.Module, x: torch.Tensor, target: Target, comp,
@@ -155,29 +228,38 @@ def lrp_epsilon_plus_flat(model, x, target, epsilon, stabilizer, canonizers):
                                             canonizers=_canonizers(model, canonizers)))
 
 
-@register("lrp_epsilon_gamma_box", "lrp", epsilon=1e-6, gamma=0.25, low=None, high=None,
-          stabilizer=1e-6, canonizers="auto")
-def lrp_epsilon_gamma_box(model, x, target, epsilon, gamma, low, high, stabilizer, canonizers):
+@register("lrp_epsilon_gamma_box", "lrp", epsilon=1e-6, gamma=0.25, low=0.0, high=1.0, mean=0.0,
+          std=1.0, stabilizer=1e-6, canonizers="auto")
+def lrp_epsilon_gamma_box(model, x, target, epsilon, gamma, low, high, mean, std, stabilizer,
+                          canonizers):
     """LRP with z-box on the first layer, gamma on convolutions, epsilon on dense layers.
 
-    ``low`` / ``high``: the smallest and largest possible input value (numbers or tensors
-    broadcastable to one image); by default the batch's minimum and maximum.
+    z-box bounds per channel: ``(low - mean) / std`` and ``(high - mean) / std``, where ``low`` /
+    ``high`` is the input range before normalisation (default [0, 1]) and ``mean`` / ``std`` the
+    normalisation (numbers or one per channel); see :func:`box_bounds`.
     """
-    lo, hi = _bounds(x, low, high)
+    lo, hi = box_bounds(x, low, high, mean, std)
     return attribute(model, x, target, composite("lrp_epsilon_gamma_box", epsilon=epsilon, gamma=gamma,
                                             low=lo, high=hi, stabilizer=stabilizer,
                                             canonizers=_canonizers(model, canonizers)))
 
 
-@register("guided_backprop", "modified_gradient", canonizers="auto")
-def guided_backprop(model, x, target, canonizers):
+def _gradient_canonizers(model, canonizers):
+    """Canonizers for a modified gradient: none unless given as a list (merging a batch norm into
+    the layer before it does not change a gradient, so ``"auto"`` means none here)."""
+    return [] if canonizers is None or isinstance(canonizers, str) and canonizers == "auto" \
+        else _canonizers(model, canonizers)
+
+
+@register("guided_backprop", "modified_gradient", canonizers=None)
+def guided_backprop(model, x, target, canonizers=None):
     """Gradient in which every ReLU passes back only positive gradients where its input was positive."""
-    comp = zc.GuidedBackprop(canonizers=_canonizers(model, canonizers))
+    comp = zc.GuidedBackprop(canonizers=_gradient_canonizers(model, canonizers))
     return attribute(model, x, target, comp, start_with_score=False)
 
 
-@register("deconvnet", "modified_gradient", canonizers="auto")
-def deconvnet(model, x, target, canonizers):
+@register("deconvnet", "modified_gradient", canonizers=None)
+def deconvnet(model, x, target, canonizers=None):
     """Gradient in which every ReLU passes back the positive part of the gradient (deconvnet)."""
-    comp = zc.DeconvNet(canonizers=_canonizers(model, canonizers))
+    comp = zc.DeconvNet(canonizers=_gradient_canonizers(model, canonizers))
     return attribute(model, x, target, comp, start_with_score=False)

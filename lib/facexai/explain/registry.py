@@ -3,6 +3,13 @@
 An explainer is a function ``(model, x, target, **options) -> relevance`` registered with
 :func:`register` under a key that parameters cells and sweeps can name. :func:`options_for` checks
 options against the registered ones and names any that the method does not know.
+
+:func:`facexai.explain.explain` may call an explainer on consecutive chunks of the batch
+(``batch_size``); the map of an image must not depend on the chunk it is in (a test runs every
+registered explainer both ways). An explainer that draws random numbers per image is registered with
+``indexed=True`` and is then also given ``start``, the index of ``x[0]`` in the whole batch, so that
+it can seed each image by its global index. ``batch_size`` itself is reserved for :func:`explain`
+and cannot be an explainer's option.
 """
 from __future__ import annotations
 
@@ -13,12 +20,17 @@ from typing import Any, Callable, Mapping
 
 @dataclass(frozen=True)
 class Explainer:
-    """A registered explainer: key, family, function, and its options with their defaults."""
+    """A registered explainer: key, family, function, and its options with their defaults.
+
+    ``indexed``: the function takes a keyword ``start`` (the index of its first sample in the
+    whole batch that :func:`facexai.explain.explain` was given).
+    """
 
     key: str
     family: str
     fn: Callable
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    indexed: bool = False
 
     @property
     def doc(self) -> str:
@@ -29,13 +41,27 @@ class Explainer:
 #: Explainers by key, in registration order (gradient family, occlusion, LRP, CAM).
 EXPLAINERS: dict[str, Explainer] = {}
 
+#: Keywords of :func:`facexai.explain.explain` itself (and ``start``, given to indexed explainers):
+#: an option of that name could never reach the explainer.
+RESERVED_OPTIONS: tuple[str, ...] = ("batch_size", "start")
 
-def register(key: str, family: str, **defaults: Any) -> Callable[[Callable], Callable]:
-    """Decorator: register ``fn`` as explainer ``key`` with options ``defaults``."""
+
+def register(key: str, family: str, *, indexed: bool = False,
+             **defaults: Any) -> Callable[[Callable], Callable]:
+    """Decorator: register ``fn`` as explainer ``key`` with options ``defaults``.
+
+    ``indexed=True``: ``fn`` also takes ``start``, the global index of its first sample (see the
+    module docstring).
+    """
+    reserved = [k for k in defaults if k in RESERVED_OPTIONS]
+    if reserved:
+        raise ValueError(f"explainer {key!r}: option name(s) {', '.join(map(repr, reserved))} are "
+                         f"reserved by explain(); rename them")
+
     def wrap(fn: Callable) -> Callable:
         if key in EXPLAINERS:
             raise ValueError(f"an explainer {key!r} is already registered")
-        EXPLAINERS[key] = Explainer(key, family, fn, dict(defaults))
+        EXPLAINERS[key] = Explainer(key, family, fn, dict(defaults), bool(indexed))
         return fn
     return wrap
 
