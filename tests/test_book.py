@@ -15,16 +15,18 @@ pytestmark = pytest.mark.book
 
 
 def test_every_notebook_is_executed_with_its_provenance(book_build):
+    summary = json.loads((book_build / "executed" / "ci" / "build.json").read_text())
+    assert summary["executed"] == toc_notebooks() and summary["reused"] == []  # a fresh folder
     for name in toc_notebooks():
         nb = nbformat.read(book_build / "executed" / "ci" / "notebooks" / f"{name}.ipynb", 4)
         rec = nb.metadata["facexai"]
+        assert rec["key"] == summary["keys"][name]
         assert rec["notebook"] == name and rec["profile"] == "ci"
         assert rec["papermill_duration_s"] > 0 and rec["peak_memory_mb"] > 0
         assert rec["git_commit"] and rec["packages"]["torch"]
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                   if o.get("output_type") == "error"]
         assert not errors, name
-    summary = json.loads((book_build / "executed" / "ci" / "build.json").read_text())
     assert set(summary["notebooks"]) == set(toc_notebooks())
 
 
@@ -82,7 +84,7 @@ def test_a_failing_notebook_names_itself_and_the_cell(tmp_path):
 
 
 def test_execute_after_reorders_execution_and_refuses_cycles_and_unknown_names(monkeypatch):
-    import facexai.book as book
+    import facexai.execution as book
 
     deps = {"intro": [], "claims": ["a", "b"], "a": [], "b": ["a"]}
     monkeypatch.setattr(book, "execute_after", lambda n: deps[n])

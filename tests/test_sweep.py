@@ -30,7 +30,7 @@ def build_dir(tmp_path, monkeypatch):
     """Every test writes into its own build folder; the library fingerprint is pinned, because
     other work may edit the library while the tests run (its own test is below)."""
     monkeypatch.setenv("FACEXAI_BUILD", str(tmp_path / "_build"))
-    monkeypatch.setattr(sweep, "library_fingerprint", lambda root=None: "pinned-for-tests")
+    monkeypatch.setattr(sweep, "library_fingerprint", lambda: "pinned-for-tests")
     return tmp_path / "_build"
 
 
@@ -120,19 +120,22 @@ def test_point_key_changes_with_source_parameters_and_library():
     assert base != sweep.point_key("source", {"seed": 0}, "lib2")
 
 
-def test_library_fingerprint_follows_every_python_file(tmp_path):
+def test_library_fingerprint_follows_every_python_file(tmp_path, monkeypatch):
+    from facexai import cache
+
     fresh = REAL_FINGERPRINT  # the fixture pinned the module attribute
+    assert len(fresh()) == 16 and fresh() == cache.code_fingerprint("**/*.py", "data/*")
     lib = tmp_path / "lib"
     (lib / "sub").mkdir(parents=True)
     (lib / "a.py").write_text("x = 1\n")
     (lib / "sub" / "b.py").write_text("y = 2\n")
     (lib / "notes.txt").write_text("not code")
-    first = fresh(lib)
+    monkeypatch.setattr(cache, "PACKAGE", lib)
+    first = fresh()
     (lib / "notes.txt").write_text("changed, still not code")
-    assert fresh(lib) == first
+    assert fresh() == first
     (lib / "sub" / "b.py").write_text("y = 3\n")
-    assert fresh(lib) != first
-    assert len(fresh()) == 16  # the real library
+    assert fresh() != first
 
 
 # --- the table ---------------------------------------------------------------------------------

@@ -13,14 +13,21 @@ from . import paths
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build
 
-    build(args.profile, html=not args.no_html, only=args.only or None)
+    def make_data() -> None:
+        """What `make data` does, when a notebook is about to be executed (a rebuild that
+        executes nothing does not spend the start-up of the data commands)."""
+        for what in ("synth", "twins"):
+            _cmd_data(argparse.Namespace(what=what, profile=args.profile))
+
+    build(args.profile, html=not args.no_html, only=args.only or None, force=args.force,
+          prepare=None if args.no_data else make_data)
     return 0
 
 
 def _cmd_check_site(args: argparse.Namespace) -> int:
     from .browser import check_site, html_pages
 
-    html = args.html or paths.build_dir() / "html"
+    html = args.html or paths.html_dir()
     shot = args.screenshot or paths.build_dir() / "screenshot.png"
     problems = check_site(html, screenshot=shot)
     for p in problems:
@@ -81,8 +88,9 @@ def _cmd_data_twins(args: argparse.Namespace) -> int:
 
 
 def _cmd_execute(args: argparse.Namespace) -> int:
-    """Execute one notebook with its profile's parameters, as the book build does."""
-    from .book import BuildError, execute_notebook, executed_dir
+    """Execute one notebook with its profile's parameters, as the book build does, and store it
+    under its key: the next ``facexai book`` reuses it (and executes what reads it, if needed)."""
+    from .book import BuildError, execute_cached, notebook_keys, toc_notebooks
     from .params import load_profile
 
     values = load_profile(args.profile)
@@ -92,13 +100,16 @@ def _cmd_execute(args: argparse.Namespace) -> int:
     if args.notebook not in values:
         raise BuildError(f"profile {args.profile!r} gives no parameters for {args.notebook!r} "
                          f"(params/{args.profile}.yml)")
-    out = executed_dir(args.profile) / f"{args.notebook}.ipynb"
-    rec = execute_notebook(source, out, values[args.notebook], args.profile)
+    names = [n for n in toc_notebooks() if n in values]
+    names += [] if args.notebook in names else [args.notebook]
+    key, parts = notebook_keys(names, values, args.profile)[args.notebook]
+    out = paths.executed_notebooks_dir(args.profile) / f"{args.notebook}.ipynb"
+    rec = execute_cached(args.notebook, out, values[args.notebook], args.profile, key, parts)
     print(f"{args.notebook} ({args.profile}): {rec['papermill_duration_s']:.1f} s, peak "
-          f"{rec['peak_memory_mb']:.0f} MiB -> {out}")
-    for key, value in rec.get("results", {}).items():
+          f"{rec['peak_memory_mb']:.0f} MiB, key {key} -> {out}")
+    for name, value in rec.get("results", {}).items():
         if not isinstance(value, dict):
-            print(f"  {key} = {value}")
+            print(f"  {name} = {value}")
     return 0
 
 
@@ -145,18 +156,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="facexai", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _book_parsers(sub) -> None:
+    """book, execute, check-site."""
 
     p = sub.add_parser("book", help="execute every notebook under a profile and build the HTML book")
     p.add_argument("--profile", default="default", help="params/<profile>.yml (default: default)")
-    p.add_argument("--only", nargs="*", help="re-execute only these notebooks (others are reused)")
+    p.add_argument("--only", nargs="*", help="execute these notebooks and take the others as they "
+                   "are, even out of date (the Reproducibility page says which are)")
     p.add_argument("--no-html", action="store_true", help="execute the notebooks, skip Jupyter Book")
+    p.add_argument("--force", action="store_true", help="execute every notebook again, even those "
+                   "whose source, parameters, library code and input data did not change")
+    p.add_argument("--no-data", action="store_true", help="do not make the profile's synthetic "
+                   "data before executing a notebook (the notebooks make what they miss)")
     p.set_defaults(func=_cmd_book)
 
     p = sub.add_parser("execute", help="execute one notebook under a profile (no HTML); its "
-                       "executed copy and run record go to _build/executed/<profile>/notebooks/")
+                       "executed copy and run record go to _build/executed/<profile>/notebooks/, "
+                       "where the next book build reuses them")
     p.add_argument("notebook", help="name of a notebook in notebooks/ (without .md)")
     p.add_argument("--profile", default="default", help="params/<profile>.yml (default: default)")
     p.set_defaults(func=_cmd_execute)
@@ -167,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                    "(default: _build/screenshot.png)")
     p.set_defaults(func=_cmd_check_site)
 
+
+def _tool_parsers(sub) -> None:
+    """data, sweep, bench."""
     p = sub.add_parser("data", help="make the synthetic data a profile needs (reused when present), "
                        "or check a real dataset")
     data_sub = p.add_subparsers(dest="what", required=True)
@@ -192,13 +211,23 @@ def main(argv: list[str] | None = None) -> int:
                    "(OMP_NUM_THREADS; default 1 whatever the workers; 0: leave the default)")
     p.set_defaults(func=_cmd_sweep)
 
-    p = sub.add_parser("bench", help="benchmarks: generator faces/s, book build time")
+    p = sub.add_parser("bench", help="benchmarks: generator faces/s, explainer cost, sweep "
+                       "scaling, the book's warm rebuild and cold build times")
     p.add_argument("--profile", default="default", help="profile whose book build is timed")
     p.add_argument("--skip-book", action="store_true", help="do not time a book build")
+    p.add_argument("--book-only", action="store_true", help="only the book build times")
+    p.add_argument("--cold", action="store_true", help="measure a cold build (every notebook "
+                   "executed, in a scratch folder) instead of reading the last recorded one")
     p.add_argument("--sweep-only", action="store_true",
                    help="only the sweep benchmark (8 points with 1 and 2 workers)")
     p.set_defaults(func=_cmd_bench)
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="facexai", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _book_parsers(sub)
+    _tool_parsers(sub)
     args = parser.parse_args(argv)
     from .book import BuildError
     from .params import ParameterError

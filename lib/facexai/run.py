@@ -175,7 +175,7 @@ def results_of(notebook: str, profile: str | None = None) -> dict[str, Any]:
     build runs them after the notebooks they read. ``profile``: this run's profile by default.
     """
     profile = profile or os.environ.get("FACEXAI_PROFILE") or "interactive"
-    path = paths.build_dir() / "executed" / profile / "notebooks" / f"{notebook}.run.json"
+    path = paths.executed_notebooks_dir(profile) / f"{notebook}.run.json"
     if not path.is_file():
         raise FileNotFoundError(f"no run record of notebook {notebook!r} under profile {profile!r} "
                                 f"({path}): execute it first (facexai execute {notebook} "

@@ -15,7 +15,7 @@ A sweep is a file ``sweeps/<name>.yml``::
 :func:`load_sweep` reads it and validates **every point** against the notebook's schema before
 anything runs (a grid with no points, an unknown parameter or a value of the wrong type is refused
 with a :class:`facexai.params.ParameterError` naming it). :func:`run_sweep` executes each point with
-:func:`facexai.book.execute_notebook` into ``<build>/sweeps/<name>/<point-id>.ipynb`` on a local
+:func:`facexai.execution.execute_notebook` into ``<build>/sweeps/<name>/<point-id>.ipynb`` on a local
 process pool or a Dask cluster, and gathers what each notebook recorded with
 :func:`facexai.run.result` into one tidy table, ``results.parquet`` and ``results.csv``.
 
@@ -24,26 +24,15 @@ Faults
 * A point that fails is recorded with status ``failed``, its error and its failing cell; the other
   points go on, and :attr:`SweepReport.n_failed` (the exit status of ``facexai sweep``) counts them.
 * Resume: a point whose record (``<point-id>.point.json``) says ``ok`` under the same *key* is
-  skipped. The key hashes the notebook's source, the point's full parameters and
-  :func:`library_fingerprint` (every ``lib/facexai/**/*.py``): a changed notebook or library reruns
-  it. Failed points are always retried.
+  skipped. The key (:func:`facexai.cache.key`, as for every cache of the study) hashes the
+  notebook's source, the point's full parameters and :func:`library_fingerprint` (every
+  ``lib/facexai/**/*.py`` and the package data, as for the book's notebooks): a changed notebook
+  or library reruns it. Failed points are always retried.
 * Every output (executed notebook, point record, tables) is written atomically: an interrupted sweep
   (Ctrl-C, a killed worker) leaves finished points complete and nothing half-written; the next run
   completes the rest.
 
-The results table
------------------
-One row per (point, metric). Columns: ``sweep``, ``point`` (id), ``index`` (position in the grid),
-one column per swept parameter (lists as JSON text), ``status`` (``ok`` / ``failed`` /
-``not run``), ``wall_s`` (the point's wall time, kernel start included), ``peak_memory_mb`` (of its
-kernel), ``metric``, ``result``, ``row``, ``column``, ``value`` (a float), ``text`` (a string result)
-and ``error`` / ``cell`` for a failed point. A table recorded as a result is **flattened**: its
-row label (the text cells of the row, e.g. the method) and each numeric column give one metric
-``<result>/<row>/<column>`` (``faithfulness/gradcam/mass accuracy``), with the parts in ``result``,
-``row`` and ``column``; a number is one metric ``<result>`` with empty ``row`` / ``column``. A
-point with no result (or a failed one) has one row with an empty ``metric``. Rows are in grid order,
-then in the order of the point's run record (results by name), so both executors give the same
-table apart from the timing columns.
+The results table: see :mod:`facexai.sweep_results`.
 
 Outputs
 -------
@@ -56,7 +45,6 @@ Each point's kernel runs with one thread by default (``threads``), whatever the 
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
@@ -64,23 +52,23 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import yaml
 
-from . import paths
+from . import cache, paths
 from .params import ParameterError, load_profile, schema
+from .sweep_executors import WorkerLost, dask_executor, local_executor
+from .sweep_results import (ID_COLUMNS, _clean_stale, TIMING_COLUMNS, VALUE_COLUMNS, comparable,  # noqa: F401
+                            metric_wide, rank_agreement, read_table, spread, table,
+                            write_tables)
 
 #: Top-level keys of a sweep file.
 SPEC_KEYS = ("notebook", "profile", "description", "set", "grid", "points")
 #: Columns of the results table before the swept parameters and after them.
-ID_COLUMNS = ("sweep", "point", "index")
-VALUE_COLUMNS = ("status", "wall_s", "peak_memory_mb", "metric", "result", "row", "column",
-                 "value", "text", "error", "cell")
 #: Environment variables that set the threads of a point's kernel (torch, NumPy's BLAS).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 #: Columns that differ between two runs of the same sweep (timings): ignore them to compare tables.
-TIMING_COLUMNS = ("wall_s", "peak_memory_mb")
 
 
 def sweeps_dir() -> Path:
@@ -90,28 +78,26 @@ def sweeps_dir() -> Path:
 
 def output_dir(name: str) -> Path:
     """``<build>/sweeps/<name>``: executed points, their records and the results tables."""
-    return paths.build_dir() / "sweeps" / name
+    return paths.sweeps_dir(name)
 
 
-def library_fingerprint(root: Path | None = None) -> str:
-    """Hash of every ``*.py`` file of the facexai library (names and contents), 16 hex digits.
+def library_fingerprint() -> str:
+    """Hash of every ``*.py`` file and package data file of the facexai library (names and
+    contents), 16 hex digits: :func:`facexai.execution.library_fingerprint`, the code part of the key
+    of the book's executed notebooks too.
 
     Part of each point's resume key: any change to the library's code reruns every point.
     """
-    root = Path(root) if root is not None else Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
+    from .execution import library_fingerprint as whole_library
+
+    return whole_library()
 
 
 def point_key(source_text: str, params: dict[str, Any], library: str) -> str:
-    """The resume key of a point: a hash of the notebook source, its parameters and the library."""
-    blob = json.dumps({"source": hashlib.sha256(source_text.encode()).hexdigest(),
-                       "params": params, "library": library}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    """The resume key of a point: :func:`facexai.cache.key` of the notebook source, its parameters
+    and the library's code fingerprint."""
+    return cache.key({"source": cache.digest(source_text, size=64), "params": params},
+                     code=library, size=20)
 
 
 def point_id(index: int, values: dict[str, Any]) -> str:
@@ -119,9 +105,7 @@ def point_id(index: int, values: dict[str, Any]) -> str:
     text = "_".join(f"{k}-{json.dumps(v, separators=(',', ':')) if isinstance(v, list) else v}"
                     for k, v in values.items())
     slug = re.sub(r"[^A-Za-z0-9.,=+-]+", "_", text)[:60].strip("_") or "point"
-    blob = json.dumps(values, sort_keys=True, default=str).encode()
-    digest = hashlib.sha256(blob).hexdigest()[:6]
-    return f"p{index:03d}-{slug}-{digest}"
+    return f"p{index:03d}-{slug}-{cache.digest(values, size=6)}"
 
 
 @dataclass
@@ -307,7 +291,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     environment variables and redirects file descriptors while the point runs: one point per
     process at a time (Dask workers with one thread each).
     """
-    from .book import BuildError, execute_notebook
+    from .execution import BuildError, execute_notebook
 
     out = Path(task["out"])
     record_path = out.with_suffix(".point.json")
@@ -363,98 +347,6 @@ def finished(sweep: Sweep, point: Point) -> dict[str, Any] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Executors: each takes the tasks and yields the records as the points finish
-# ---------------------------------------------------------------------------------------------
-
-class WorkerLost(RuntimeError):
-    """A worker died while running a point (killed, out of memory): the point did not run."""
-
-
-def _local_executor(tasks: list[dict], workers: int,
-                    attempts: int = 2) -> Iterable[tuple[dict, Any]]:
-    """Run the tasks on a process pool of ``workers`` (spawned, so nothing is inherited by fork).
-
-    At most ``workers`` points are handed to the pool at a time, so that an interruption stops
-    after the running points instead of after whatever the pool had queued. When a worker dies
-    (killed, out of memory) the pool is replaced and the points it was running are tried again,
-    ``attempts`` times in all; then they are reported as :class:`WorkerLost`.
-    """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers,
-                                   mp_context=multiprocessing.get_context("spawn"))
-
-    pool = new_pool()
-    queue = list(tasks)
-    tries = {t["point"]: 0 for t in tasks}
-    running: dict = {}
-    try:
-        while queue or running:
-            while queue and len(running) < workers:
-                task = queue.pop(0)
-                tries[task["point"]] += 1
-                running[pool.submit(run_point, task)] = task
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            broken = False
-            for fut in sorted(done, key=lambda f: running[f]["index"]):
-                task = running.pop(fut)
-                try:
-                    rec = fut.result()
-                except BrokenProcessPool as err:
-                    broken = True
-                    if tries[task["point"]] < attempts:
-                        queue.insert(0, task)
-                    else:
-                        yield task, WorkerLost(f"a worker process died ({tries[task['point']]} "
-                                               f"attempts): {err}")
-                    continue
-                yield task, rec
-            if broken:  # every future of a broken pool fails: retry them all on a new pool
-                for fut, task in sorted(running.items(), key=lambda kv: kv[1]["index"],
-                                        reverse=True):
-                    queue.insert(0, task)
-                    tries[task["point"]] -= 1  # not its fault
-                running.clear()
-                pool.shutdown(wait=True, cancel_futures=True)
-                pool = new_pool()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _dask_executor(tasks: list[dict], workers: int, scheduler: str) -> Iterable[tuple[dict, Any]]:
-    """Run the tasks on a Dask cluster: ``scheduler`` is ``tcp://host:port`` or ``local``
-    (a LocalCluster of ``workers`` single-threaded worker processes, closed afterwards)."""
-    from distributed import Client, LocalCluster, as_completed
-    from distributed.scheduler import KilledWorker
-
-    cluster = None
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=40)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    futures = {}
-    try:
-        for t in tasks:
-            futures[client.submit(run_point, t, key=f"facexai-sweep-{t['point']}-{t['key']}-"
-                                  f"{time.time_ns()}", pure=False)] = t
-        for fut in as_completed(list(futures)):
-            try:
-                yield futures[fut], fut.result()
-            except KilledWorker as err:
-                yield futures[fut], WorkerLost(f"the Dask worker died: {err}")
-    finally:
-        client.cancel(list(futures))
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-# ---------------------------------------------------------------------------------------------
 # Running a sweep and the results table
 # ---------------------------------------------------------------------------------------------
 
@@ -490,13 +382,48 @@ class SweepReport:
         return text + f", {self.wall_s:.1f} s"
 
 
-def _clean_stale(out_dir: Path) -> None:
-    """Remove the temporary files a killed run may have left (atomic writes that never finished)."""
-    if out_dir.is_dir():
-        for tmp in out_dir.glob(".*"):
-            if tmp.is_file() and re.match(r"^\.(p\d{3}-.+|results)\.(ipynb|json|parquet|csv)\.",
-                                          tmp.name):
-                tmp.unlink(missing_ok=True)
+def _plan(sweep: Sweep, force: bool, threads: int | None, records: dict[str, dict],
+          report: "SweepReport") -> list[dict]:
+    """The tasks of the points to run; points done under the same key go to ``records`` as reused."""
+    todo = []
+    for p in sweep.points:
+        done = None if force else finished(sweep, p)
+        if done is not None:
+            records[p.id] = done
+            report.reused.append(p.id)
+        else:
+            todo.append(_task(sweep, p, threads))
+    return todo
+
+
+def _run_points(todo: list[dict], workers: int, scheduler: str | None, records: dict[str, dict],
+                report: "SweepReport", log: Callable[[str], None],
+                on_point: Callable[[dict[str, Any]], None] | None) -> None:
+    """Run the tasks on the chosen executor; store each record as its point finishes (a point
+    whose worker died is recorded as "not run")."""
+    executor = (local_executor(todo, workers, run_point) if scheduler is None
+                else dask_executor(todo, workers, scheduler, run_point))
+    try:
+        for task, rec in executor:
+            if isinstance(rec, BaseException):
+                rec = {k: task[k] for k in ("point", "index", "values", "key")} | {
+                    "status": "not run", "results": {}, "error": str(rec), "cell": None,
+                    "wall_s": None, "peak_memory_mb": None}
+            else:
+                report.ran.append(rec["point"])
+            records[rec["point"]] = rec
+            msg = f"  {rec['point']}: {rec['status']}"
+            if rec.get("wall_s") is not None:
+                msg += f" in {rec['wall_s']:.1f} s"
+            if rec["status"] != "ok":
+                msg += f" ({rec['error']})"
+            log(msg)
+            if on_point is not None:
+                on_point(rec)
+    finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()
 
 
 def run_sweep(sweep: Sweep | str, *, workers: int = 1, scheduler: str | None = None,
@@ -543,163 +470,19 @@ def run_sweep(sweep: Sweep | str, *, workers: int = 1, scheduler: str | None = N
     _clean_stale(out)
     records: dict[str, dict] = {}
     report = SweepReport(sweep=sweep, records=[])
-    todo = []
-    for p in sweep.points:
-        done = None if force else finished(sweep, p)
-        if done is not None:
-            records[p.id] = done
-            report.reused.append(p.id)
-        else:
-            todo.append(_task(sweep, p, threads))
+    todo = _plan(sweep, force, threads, records, report)
     where = "local pool" if scheduler is None else f"Dask ({scheduler})"
     log(f"[facexai] sweep {sweep.name}: {len(sweep.points)} point(s) of {sweep.notebook} "
         f"from profile {sweep.profile}; {len(report.reused)} done already, {len(todo)} to run "
         f"on the {where} with {workers} worker(s)")
     if todo:
-        executor = (_local_executor(todo, workers) if scheduler is None
-                    else _dask_executor(todo, workers, scheduler))
-        try:
-            for task, rec in executor:
-                if isinstance(rec, BaseException):
-                    rec = {k: task[k] for k in ("point", "index", "values", "key")} | {
-                        "status": "not run", "results": {}, "error": str(rec), "cell": None,
-                        "wall_s": None, "peak_memory_mb": None}
-                else:
-                    report.ran.append(rec["point"])
-                records[rec["point"]] = rec
-                msg = f"  {rec['point']}: {rec['status']}"
-                if rec.get("wall_s") is not None:
-                    msg += f" in {rec['wall_s']:.1f} s"
-                if rec["status"] != "ok":
-                    msg += f" ({rec['error']})"
-                log(msg)
-                if on_point is not None:
-                    on_point(rec)
-        finally:
-            close = getattr(executor, "close", None)
-            if close is not None:
-                close()
+        _run_points(todo, workers, scheduler, records, report, log, on_point)
     _clean_stale(out)  # what killed workers left (their points are "not run")
     report.records = [records[p.id] for p in sweep.points]
     report.table = write_tables(sweep, report.records)
     report.wall_s = time.perf_counter() - t0
     log(f"[facexai] {report.summary()} -> {report.table}")
     return report
-
-
-def _flatten(name: str, value: Any) -> list[dict[str, Any]]:
-    """One result as metric rows (see the module docstring)."""
-    def number(v: Any) -> float | None:
-        if isinstance(v, bool):
-            return float(v)
-        if isinstance(v, (int, float)):
-            return float(v)
-        return None
-
-    if isinstance(value, dict) and "table" in value:
-        rows = []
-        for i, row in enumerate(value["table"]):
-            label = "/".join(str(v) for v in row.values()
-                             if isinstance(v, str)) or str(i)
-            for col, v in row.items():
-                x = number(v)
-                if x is None or col == "index" and not isinstance(v, float):
-                    continue
-                rows.append({"metric": f"{name}/{label}/{col}", "result": name, "row": label,
-                             "column": col, "value": x, "text": None})
-        return rows
-    x = number(value)
-    return [{"metric": name, "result": name, "row": "", "column": "", "value": x,
-             "text": None if x is not None or value is None else str(value)}]
-
-
-def table(sweep: Sweep, records: list[dict[str, Any]]):
-    """The tidy results table of a sweep (a pandas DataFrame; see the module docstring)."""
-    import pandas as pd
-
-    rows = []
-    for rec in records:
-        base = {"sweep": sweep.name, "point": rec["point"], "index": rec["index"]}
-        for k in sweep.swept:
-            v = rec["values"].get(k)
-            base[k] = json.dumps(v) if isinstance(v, list) else v
-        base.update(status=rec["status"], wall_s=rec.get("wall_s"),
-                    peak_memory_mb=rec.get("peak_memory_mb"))
-        tail = {"error": rec.get("error"), "cell": rec.get("cell")}
-        metrics = [m for name, value in rec.get("results", {}).items()
-                   for m in _flatten(name, value)]
-        empty = {"metric": None, "result": None, "row": None, "column": None, "value": None,
-                 "text": None}
-        for m in metrics or [empty]:
-            rows.append({**base, **m, **tail})
-    columns = [*ID_COLUMNS, *sweep.swept, *VALUE_COLUMNS]
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["value"] = frame["value"].astype(float)
-    for col in ("wall_s", "peak_memory_mb"):
-        frame[col] = frame[col].astype(float)
-    return frame
-
-
-def write_tables(sweep: Sweep, records: list[dict[str, Any]]) -> Path:
-    """Write ``results.parquet`` and ``results.csv`` atomically; return the Parquet path."""
-    frame = table(sweep, records)
-    out = sweep.out_dir / "results.parquet"
-    with paths.atomic_path(out) as tmp:
-        frame.to_parquet(tmp, index=False)
-    with paths.atomic_path(sweep.out_dir / "results.csv") as tmp:
-        frame.to_csv(tmp, index=False)
-    return out
-
-
-def read_table(name: str):
-    """The last results table of sweep ``name`` (``results.parquet``)."""
-    import pandas as pd
-
-    path = output_dir(name) / "results.parquet"
-    if not path.is_file():
-        raise FileNotFoundError(f"sweep {name!r} has no results table yet ({path}): run "
-                                f"`facexai sweep {name}`")
-    return pd.read_parquet(path)
-
-
-def comparable(frame):
-    """A results table without its timing columns, for comparing two runs of a sweep."""
-    timing = [c for c in TIMING_COLUMNS if c in frame.columns]
-    return frame.drop(columns=timing).reset_index(drop=True)
-
-
-def metric_wide(frame, result: str, column: str, by: str = "seed"):
-    """One column of a table every point recorded, as a frame: one row per row label of that table
-    (the method, say) and one column per value of the swept parameter ``by``; failed points left
-    out. Values of points that share ``by`` (other parameters swept too) are averaged."""
-    sel = frame[(frame["status"] == "ok") & (frame["result"] == result)
-                & (frame["column"] == column)]
-    if sel.empty:
-        raise ValueError(f"no finished point recorded column {column!r} of result {result!r}")
-    return sel.pivot_table(index="row", columns=by, values="value", aggfunc="mean", sort=False)
-
-
-def spread(wide):
-    """Mean, standard deviation (n - 1), minimum, maximum and count of each row of a
-    :func:`metric_wide` frame, sorted by the mean (largest first)."""
-    import pandas as pd
-
-    out = pd.DataFrame({"mean": wide.mean(axis=1), "sd": wide.std(axis=1, ddof=1),
-                        "min": wide.min(axis=1), "max": wide.max(axis=1),
-                        "n": wide.notna().sum(axis=1)})
-    return out.sort_values("mean", ascending=False)
-
-
-def rank_agreement(wide) -> float:
-    """Mean Spearman correlation, over every pair of columns (seeds), of the order in which they
-    rank the rows (methods): 1 when every seed ranks them alike, about 0 when unrelated."""
-    import numpy as np
-
-    corr = wide.corr(method="spearman").to_numpy()
-    pairs = corr[np.triu_indices_from(corr, k=1)]
-    if pairs.size == 0:
-        raise ValueError("a rank agreement needs at least two columns (seeds)")
-    return float(np.nanmean(pairs))
 
 
 __all__ = ["Sweep", "Point", "SweepReport", "WorkerLost", "load_sweep", "make_sweep", "run_sweep",
