@@ -41,14 +41,14 @@ def test_paper3_split_has_the_paper_sizes_and_equals_scikit_learn():
     from sklearn.model_selection import train_test_split
 
     parts = splits.paper3_split(2222)
-    assert {k: len(v) for k, v in parts.items()} == {"train": 1421, "valid": 356, "test": 445}
+    assert {k: len(v) for k, v in parts.items()} == {"train": 1421, "val": 356, "test": 445}
     assert np.array_equal(np.sort(np.concatenate(list(parts.values()))), np.arange(2222))
     train_valid, test = train_test_split(np.arange(2222), test_size=0.2, random_state=42)
     train, valid = train_test_split(train_valid, test_size=0.2, random_state=42)
-    assert np.array_equal(parts["test"], test) and np.array_equal(parts["valid"], valid)
+    assert np.array_equal(parts["test"], test) and np.array_equal(parts["val"], valid)
     assert np.array_equal(parts["train"], train)
     scheme = splits.paper3_scheme(2222)
-    assert scheme.counts().loc[0, ["train", "valid", "test"]].tolist() == [1421, 356, 445]
+    assert scheme.counts().loc[0, ["train", "val", "test"]].tolist() == [1421, 356, 445]
 
 
 def test_kfold_equals_scikit_learn():
@@ -67,7 +67,7 @@ def test_ckplus_folds_follow_the_sorted_subject_rule():
     scheme = splits.rotating_scheme(folds, 10, "paper2_folds", "")
     for k in range(10):
         part = scheme.split(k)
-        assert set(folds[part["test"]]) <= {k} and set(folds[part["valid"]]) <= {(k + 1) % 10}
+        assert set(folds[part["test"]]) <= {k} and set(folds[part["val"]]) <= {(k + 1) % 10}
         assert not set(folds[part["train"]]) & {k, (k + 1) % 10}
 
 
@@ -108,8 +108,8 @@ def test_tenk_loader_returns_the_generated_ratings_landmarks_and_splits(twins):
     marks = np.stack([render_with_landmarks(p, 48)[1] for p in params[:3]]) * 2  # 48 -> 96 px
     np.testing.assert_allclose(ds.landmarks[:3], marks, atol=0.011)
     parts = splits.paper3_split(12)  # ceil rule: 3 test, then 2 valid of 9, 7 train
-    assert {k: len(v) for k, v in parts.items()} == {"train": 7, "valid": 2, "test": 3}
-    for role, code in (("train", 1), ("valid", 2), ("test", 3)):
+    assert {k: len(v) for k, v in parts.items()} == {"train": 7, "val": 2, "test": 3}
+    for role, code in (("train", 1), ("val", 2), ("test", 3)):
         assert np.array_equal(np.flatnonzero(ds.splits["paper3"].roles[:, 0] == code), np.sort(parts[role]))
     assert np.array_equal(ds.splits["kfold"].groups, splits.kfold(12, 5, 42))
 
@@ -218,7 +218,7 @@ def test_tfd_mat_fields_and_official_folds(twins):
         roles = ds.scheme.roles[:, k]
         assert np.array_equal(roles == 3, identity % 5 == k)
         assert np.array_equal(roles == 2, identity % 5 == (k + 1) % 5)
-        assert ds.scheme.counts().loc[k, ["train", "valid", "test"]].tolist() == [21, 7, 7]
+        assert ds.scheme.counts().loc[k, ["train", "val", "test"]].tolist() == [21, 7, 7]
     everything = datasets.load("tfd", root, image_size=48, labelled_only=False, cache=False)
     assert len(everything) == 40 and (everything.scheme.roles[35:] == 0).all()
     assert everything.class_names().iloc[-1] == "unlabelled"

@@ -1,99 +1,76 @@
-"""Paper-3 baselines: colour histogram, LBP and HOG features on hand-built images (values worked
-out by hand from scikit-image's definitions), landmark geometry, and the fit/select/test protocol."""
+"""Paper 3's baselines: the registry of the paper's code's baselines on facexai.baselines (whose
+features and fitting are tested in tests/test_baselines.py), and the landmark baseline's scores
+against an independent ridge regression and scipy's Pearson r."""
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from facexai.paper3 import baselines as b
+from facexai import baselines as core
+from facexai.paper3 import baselines as p3
 
 
-def test_color_histogram_counts_pure_colours():
-    img = np.zeros((4, 4, 3), np.uint8)
-    img[:, :2, 0] = 255  # red half
-    img[:, 2:, 2] = 255  # blue half
-    h = b.color_histogram(img, bins=8)
-    assert h.shape == (512,) and h.sum() == pytest.approx(1.0)
-    assert h[7 * 64] == pytest.approx(0.5) and h[7] == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="color_histogram"):
-        b.color_histogram(np.zeros((4, 4)))
-
-
-def test_lbp_codes_of_hand_built_images():
-    flat = np.full((15, 15), 50, np.uint8)
-    assert (b.lbp(flat)[4:-4, 4:-4] == 24).all()  # every neighbour >= centre: 24 ones
-    spot = np.zeros((15, 15), np.uint8)
-    spot[7, 7] = 200
-    assert b.lbp(spot)[7, 7] == 0  # every neighbour darker
-    step = np.zeros((15, 15), np.uint8)
-    step[:, 8:] = 100
-    # on the first bright column the 11 neighbours to the right and the 2 straight up/down are
-    # bright (>= centre); the 11 to the left read interpolated values below 100: one arc of 13 ones
-    assert b.lbp(step)[7, 8] == 13
-    star = np.zeros((15, 15), np.uint8)
-    star[7, 7] = 100
-    star[7, 10] = star[4, 7] = star[7, 4] = star[10, 7] = 200  # the 4 neighbours on the axes
-    # only those 4 of the 24 read >= 100 (their neighbours interpolate at most 0.2 x 200):
-    # 8 transitions around the circle, the non-uniform code P + 1
-    assert b.lbp(star)[7, 7] == 25
-    h = b.lbp_histogram(flat)
-    assert h.shape == (26,) and h.sum() == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="P >= 1"):
-        b.lbp(flat, P=0)
-
-
-def test_hog_of_a_step_edge():
-    img = np.zeros((128, 128), np.uint8)
-    img[:, 64:] = 255
-    f = b.hog(img, size=None).reshape(6, 6, 3, 3, 8)  # blocks (y, x), cells in block, bins
-    assert f.shape[0] * f.shape[1] * 72 == 2592
-    # the edge lies in cell columns 3 and 4 (gradients on pixel columns 63 and 64), bin 0 (0 deg);
-    # a block holding one such column has 3 equal cells: 1/sqrt(3) each after L2-Hys
-    assert np.allclose(f[0, 1, :, 2, 0], 1 / np.sqrt(3))
-    assert np.allclose(f[0, 1, :, :2], 0) and np.allclose(f[0, 1, :, 2, 1:], 0)
-    assert np.allclose(f[:, 0], 0)  # blocks of cell columns 0-2: no gradient
-    # a block with both edge columns: 6 equal cells, 1/sqrt(6) each
-    assert np.allclose(f[0, 2, :, 1:, 0], 1 / np.sqrt(6))
-    horizontal = b.hog(img.T, size=None).reshape(6, 6, 3, 3, 8)
-    assert np.allclose(horizontal[1, 0, 2, :, 4], 1 / np.sqrt(3))  # 90 deg: bin 4 of 8
-    assert np.allclose(b.hog(np.full((128, 128), 9, np.uint8), size=None), 0)
-    with pytest.raises(ValueError, match="too small"):
-        b.hog(np.zeros((20, 20)), size=None)
-
-
-def test_landmark_geometry_is_scale_and_translation_invariant():
+def test_the_papers_baselines_use_the_settings_of_its_code():
+    assert list(p3.BASELINES) == ["hist_svr", "lbp_svr", "hog_svr", "landmarks"]
+    assert [v.model for v in p3.BASELINES.values()] == ["svr", "svr", "svr", "ridge"]
     rng = np.random.default_rng(0)
-    lm = rng.uniform(0, 50, size=(3, 68, 2))
-    g = b.landmark_geometry(lm)
-    assert g.shape == (3, 68 * 67 // 2)
-    assert np.allclose(b.landmark_geometry(lm * 3 + 7), g)
-    iu = np.triu_indices(68, 1)
-    k = np.flatnonzero((iu[0] == 36) & (iu[1] == 45))[0]
-    assert np.allclose(g[:, k], 1.0)  # the inter-ocular distance in its own unit
-    lm[1] = np.nan
-    assert np.isnan(b.landmark_geometry(lm)[1]).all()
-    with pytest.raises(ValueError, match="landmarks"):
-        b.landmark_geometry(np.zeros((3, 10, 2)))
+    data = SimpleNamespace(images=rng.integers(0, 255, size=(2, 40, 40, 3), dtype=np.uint8),
+                           landmarks=rng.uniform(0, 40, size=(2, 68, 2)))
+    expected = {
+        "hist_svr": [core.color_histogram(i, bins=8) for i in data.images],
+        "lbp_svr": [core.lbp_histogram(i, P=24, R=3.0) for i in data.images],
+        "hog_svr": [core.hog(i, orientations=8, cell=16, block=3, size=128) for i in data.images],
+        "landmarks": core.landmark_geometry(data.landmarks),
+    }
+    for name, baseline in p3.BASELINES.items():
+        np.testing.assert_allclose(baseline.features(data), np.stack(expected[name]))
 
 
-def test_fit_baseline_selects_on_validation_and_scores_test():
-    rng = np.random.default_rng(0)
-    n = 150
-    X = rng.normal(size=(n, 5))
-    Y = pd.DataFrame({"happy": X @ [1.0, -2.0, 0.5, 0.0, 0.0] + 0.1 * rng.normal(size=n),
-                      "calm": rng.normal(size=n)})
-    split = np.array(["train"] * 90 + ["val"] * 30 + ["test"] * 30)
-    ridge = b.fit_baseline("landmarks", X, Y, split, attributes=["happy", "calm"])
-    assert ridge.test_r["happy"] > 0.95 and abs(ridge.test_r["calm"]) < 0.5
-    assert ridge.chosen.name == "alpha" and ridge.notes == {"n_train": 90, "n_val": 30, "n_test": 30}
-    svr = b.fit_baseline("hog_svr", X, Y, split, attributes=["happy", "calm"], grid=[1.0, 10.0])
-    assert svr.test_r["happy"] > 0.8 and set(svr.chosen) <= {1.0, 10.0}
-    X[:95] = np.nan  # too few images with features left for training
-    with pytest.raises(ValueError, match="too few images"):
-        b.fit_baseline("landmarks", X, Y, split, attributes=["happy"])
-
-
-def test_run_baselines_names_unknown_baselines():
+def test_unknown_baselines_are_named():
     with pytest.raises(ValueError, match="sift"):
-        b.run_baselines(None, ["sift"])
+        p3.run_baselines(None, ["sift"])
+
+
+def test_landmark_baseline_scores_are_pearson_r_of_the_chosen_ridge():
+    from scipy.stats import pearsonr
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(1)
+    n = 120
+    X = rng.normal(size=(n, 4))
+    Y = pd.DataFrame({"happy": X @ [1.0, 0.5, 0.0, -1.0] + rng.normal(size=n),
+                      "calm": X[:, 2] + 2 * rng.normal(size=n)})
+    split = np.array(["train"] * 70 + ["val"] * 25 + ["test"] * 25)
+    res = core.fit_baseline("landmarks", X, Y, split, model=p3.BASELINES["landmarks"].model,
+                            attributes=["happy", "calm"])
+    tr, va, te = (split == s for s in ("train", "val", "test"))
+    Z = (X - X[tr].mean(0)) / X[tr].std(0)
+    for a in ("happy", "calm"):
+        model = Ridge(alpha=res.chosen[a]).fit(Z[tr], Y.loc[tr, a])
+        assert res.test_r[a] == pytest.approx(pearsonr(model.predict(Z[te]), Y.loc[te, a])[0])
+        assert res.val_r[a] == pytest.approx(pearsonr(model.predict(Z[va]), Y.loc[va, a])[0])
+
+
+def test_the_predictive_figures_show_the_papers_columns():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from facexai.paper3 import figures
+
+    rng = np.random.default_rng(0)
+    names = ["happy", "calm", "attractive"]
+    table = pd.DataFrame({"attribute": names, "vgg16": rng.random(3), "landmarks": rng.random(3),
+                          "paper_vgg16": rng.random(3), "paper_vgg16_aug": [0.2, 0.9, 0.5],
+                          "paper_human": rng.random(3), "noise_ceiling": rng.random(3)})
+    fig = figures.r_per_attribute_figure(table)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["calm", "attractive", "happy"]
+    fig = figures.r_vs_ceiling_figure(table)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["noise ceiling (this study's data)",
+                                                    "paper's Human column"]
+    plt.close("all")

@@ -1,129 +1,154 @@
-"""Paper 3's Claims table and Deviations list, from constructed results."""
+"""Paper 3's registered claims on constructed results (the registry-wide checks are in
+tests/test_claims.py), and the Claims page's figure."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from scipy.stats import ttest_ind
 
-from facexai.paper3.claims import STATUSES, claims_table, deviations, gather, table
+from facexai.claims import STATUSES, claims_table
+from facexai.paper3 import claims as p3claims
+from facexai.paper3 import metrics
+from facexai.paper3 import results as R
 from facexai.run import _plain
 
 
-def _comparison(n=40, seed=0, ours_shift=0.0):
+def _comparison(n=40, seed=0):
     rng = np.random.default_rng(seed)
     human = rng.uniform(0.2, 0.8, n)
-    frame = pd.DataFrame({
+    return pd.DataFrame({
         "attribute": [f"a{i}" for i in range(n)],
         "paper_human": human, "paper_geometric": human + 0.1, "paper_vgg16": human + 0.12,
         "paper_vgg16_aug": human + 0.15, "paper_vit": human + 0.16,
-        "vgg16": human + 0.1 + ours_shift, "hist_svr": human - 0.2, "noise_ceiling": human + 0.05,
+        "vgg16": human + 0.1, "hist_svr": human - 0.2, "noise_ceiling": human + 0.05,
     })
-    return frame
 
 
 def _results(**over):
+    """Recorded results of the four sections (as run.result stores them); ``over`` maps a
+    Result to a new value, or to None to drop it."""
     comp = _comparison()
-    res = {
-        "paper3_predictive": {"comparison": _plain(comp, "comparison"),
-                              "mean_r_vgg16": float(comp["vgg16"].mean()),
-                              "mean_r_hist_svr": 0.2, "mean_r_lbp_svr": 0.25,
-                              "mean_r_hog_svr": 0.3, "mean_r_landmarks": 0.35,
-                              "mean_noise_ceiling": 0.55, "r_ceiling_spearman": 0.8,
-                              "paper_r_human_spearman": 0.9},
-        "paper3_explanations": {"gradcam_above_chance_primary": 6, "gradcam_above_chance_driving": 7,
-                                "n_attributes": 8, "gradcam_mass_primary": 0.3,
-                                "gradcam_chance_primary": 0.15, "gradcam_profile_r": 0.4},
-        "paper3_manifolds": {"n_pairs_structure_features": 12, "n_pairs_none_features": 5,
-                             "n_tsne_umap_structure": 4, "n_pairs_shown": 6},
-        "paper3_bias": {"n_gaps": 3, "n_tests": 120, "largest_r_gap": 0.2,
-                        "largest_r_gap_where": "happy by sex", "variables": "sex"},
+    values = {
+        R.COMPARISON: _plain(comp, "comparison"), R.MEAN_R_VGG16: float(comp["vgg16"].mean()),
+        R.MEAN_R.part("hist_svr"): 0.2, R.MEAN_R.part("lbp_svr"): 0.25,
+        R.MEAN_R.part("hog_svr"): 0.3, R.MEAN_R.part("landmarks"): 0.35,
+        R.MEAN_NOISE_CEILING: 0.55, R.R_CEILING_SPEARMAN: 0.8, R.PAPER_R_HUMAN_SPEARMAN: 0.9,
+        R.GRADCAM_ABOVE_CHANCE.part("primary"): 6, R.GRADCAM_ABOVE_CHANCE.part("driving"): 7,
+        R.N_ATTRIBUTES: 8, R.GRADCAM_MASS.part("primary"): 0.3,
+        R.GRADCAM_CHANCE.part("primary"): 0.15, R.GRADCAM_PROFILE_R: 0.4,
+        R.N_PAIRS_STRUCTURE_FEATURES: 12, R.N_PAIRS_NONE_FEATURES: 5, R.N_TSNE_UMAP_STRUCTURE: 4,
+        R.N_PAIRS_SHOWN: 6, R.N_GAPS: 3, R.N_TESTS: 120, R.LARGEST_R_GAP: 0.2,
+        R.LARGEST_R_GAP_WHERE: "happy by sex", R.VARIABLES: "sex", R.FDR_ALPHA: 0.05,
     }
-    for key, value in over.items():
-        nb, name = key.split("__")
-        if value is None:
-            res[nb].pop(name, None)
-        else:
-            res[nb][name] = value
-    return res
+    values.update(over)
+    out = {nb: {"data": "synthetic twin"} for nb in R.SECTIONS}
+    for r, v in values.items():
+        if v is not None:
+            out[r.notebook][str(r)] = v
+    return out
 
 
-def test_recorded_tables_round_trip():
-    comp = _comparison()
-    back = table(_plain(comp, "comparison"))
-    pd.testing.assert_frame_equal(back, comp)
-    assert table(0.5) is None and table(None) is None
+def _table(results, **params):
+    return claims_table("paper3", results, data="synthetic twin", **params).set_index("id")
 
 
 def test_claims_from_complete_results():
-    t = claims_table(_results(), data="synthetic twin").set_index("claim")
-    assert set(t["status"]) <= set(STATUSES)
-    assert (t["data"] == "synthetic twin").all()
-    rows = {c.split(" (")[0]: r for c, r in t.iterrows()}
-    predict = rows["VGG16 predicts the 40 attribute ratings"]
-    assert predict["status"] == "holds"      # ours = paper - 0.02 >= paper - 0.1
+    t = _table(_results())
+    assert set(t["status"]) <= set(STATUSES) and (t["data"] == "synthetic twin").all()
+    predict = t.loc["paper3.predictive_power"]
+    assert predict["status"] == "holds"          # ours = paper - 0.02 >= paper - 0.1
     assert f"mean test r {_comparison()['vgg16'].mean():.2f}" in predict["this study"]
-    human = rows["VGG16 exceeds human consistency"]
-    assert human["status"] == "holds"        # vgg16 = human + 0.1 > ceiling = human + 0.05
+    assert "minus 0.1" in predict["rule"]
+    human = t.loc["paper3.human_consistency"]
+    assert human["status"] == "holds"            # vgg16 = human + 0.1 > ceiling = human + 0.05
     comp = _comparison()
     t_ref, _ = ttest_ind(comp["paper_human"], comp["paper_vgg16"])
     assert f"t = {t_ref:.2f}" in human["the paper"]
-    assert rows["VGG16 beats the geometric-feature baseline"]["status"] == "holds"
-    assert rows["ViT-B/16 is on par with or above VGG16"]["status"] == "not tested"
-    assert rows["Grad-CAM highlights the facial regions relevant to an attribute"]["status"] == "holds"
-    manif = [r for c, r in rows.items() if c.startswith("t-SNE")][0]
-    assert manif["status"] == "holds"
-    assert [r for c, r in rows.items() if "bias" in c][0]["status"] == "holds"
+    assert t.loc["paper3.geometric_baseline", "status"] == "holds"
+    assert t.loc["paper3.gradcam_regions", "status"] == "holds"
+    assert t.loc["paper3.manifold_structure", "status"] == "holds"
+    assert t.loc["paper3.group_bias", "status"] == "holds"
+    assert "FDR 0.05" in t.loc["paper3.group_bias", "this study"]
+    for not_run in ("paper3.augmentation", "paper3.vit"):
+        assert t.loc[not_run, "status"] == "not tested" and t.loc[not_run, "missing"]
+        assert t.loc[not_run, "this study"].startswith(("not trained", "no ViT"))
+    assert t.loc["paper3.agreement_predictability", "by construction"]
+
+
+def test_the_paper_column_comes_from_the_papers_table_when_not_tested():
+    t = _table({})
+    paper = metrics.paper_table()
+    assert f"mean r {paper['vgg16'].mean():.2f}" in t.loc["paper3.predictive_power", "the paper"]
+    assert f"{paper['vgg16_aug'].mean():.2f} with" in t.loc["paper3.augmentation", "the paper"]
 
 
 def test_a_missing_result_names_what_is_missing_and_never_raises():
-    t = claims_table(_results(paper3_explanations__gradcam_above_chance_primary=None),
-                     data="synthetic twin")
-    row = t[t["claim"].str.startswith("Grad-CAM")].iloc[0]
+    t = _table(_results(**{R.GRADCAM_ABOVE_CHANCE.part("primary"): None}))
+    row = t.loc["paper3.gradcam_regions"]
     assert row["status"] == "not tested"
-    assert "paper3_explanations.gradcam_above_chance_primary" in row["this study"]
-    empty = claims_table({}, data="synthetic twin")
-    assert (empty["status"] == "not tested").all()
-    assert empty["this study"].str.contains("missing").sum() >= 6
+    assert row["missing"] == "paper3_explanations:gradcam_above_chance_primary"
+    no_column = _plain(_comparison().drop(columns="paper_vgg16"), "c")
+    row = _table(_results(**{R.COMPARISON: no_column})).loc["paper3.predictive_power"]
+    assert row["status"] == "not tested" and "'paper_vgg16'" in row["missing"]
 
 
 def test_status_rules_turn():
-    t = claims_table(_results(paper3_predictive__mean_r_vgg16=0.05,
-                              paper3_manifolds__n_pairs_none_features=0,
-                              paper3_explanations__gradcam_above_chance_primary=0,
-                              paper3_bias__n_gaps=0), data="x").set_index("claim")
-    status = {c.split(" (")[0]: s for c, s in t["status"].items()}
-    assert status["VGG16 predicts the 40 attribute ratings"] == "partly holds"
-    assert status["VGG16 beats the geometric-feature baseline"] == "does not hold"
-    assert status["Grad-CAM highlights the facial regions relevant to an attribute"] == \
-        "does not hold"
-    assert [s for c, s in status.items() if c.startswith("t-SNE")][0] == "partly holds"
-    assert [s for c, s in status.items() if "bias" in c][0] == "does not hold"
+    t = _table(_results(**{R.MEAN_R_VGG16: 0.05, R.N_PAIRS_NONE_FEATURES: 0,
+                           R.GRADCAM_ABOVE_CHANCE.part("primary"): 0, R.N_GAPS: 0}))
+    assert t.loc["paper3.predictive_power", "status"] == "partly holds"
+    assert t.loc["paper3.geometric_baseline", "status"] == "does not hold"
+    assert t.loc["paper3.gradcam_regions", "status"] == "does not hold"
+    assert t.loc["paper3.manifold_structure", "status"] == "partly holds"
+    assert t.loc["paper3.group_bias", "status"] == "does not hold"
 
 
-def test_gather_lists_missing_notebooks():
-    def reader(name):
-        if name == "b":
-            raise FileNotFoundError(name)
-        return {"x": 1}
-    found, missing = gather(["a", "b"], reader)
-    assert found == {"a": {"x": 1}, "b": {}} and missing == ["b"]
-
-
-def test_deviations_are_read_from_the_section(tmp_path):
-    md = tmp_path / "nb.md"
-    md.write_text("# Title\n\n## Deviations from the paper\n\n* **One.** first\n  continued "
-                  "{cite:t}`xiao2024`\n"
-                  "* Two.\n\n```{code-cell} ipython3\n* not a bullet\n```\n\n## Summary\n\n"
-                  "* not a deviation\n", encoding="utf-8")
-    assert deviations(md) == ["**One.** first continued xiao2024", "Two."]
-    assert deviations(md, strip_roles=False)[0].endswith("{cite:t}`xiao2024`")
-    assert deviations(tmp_path / "missing.md") == []
+def test_the_notebook_parameters_reach_the_rules():
+    # ours is the paper's mean r - 0.02: within a margin of 0.1, not within 0.01
+    assert _table(_results(), r_margin=0.01).loc["paper3.predictive_power", "status"] == \
+        "partly holds"
+    # Grad-CAM above chance for 6 of 8 attributes: holds at 50 %, partly at 80 %
+    t = _table(_results(), min_share=0.8)
+    assert t.loc["paper3.gradcam_regions", "status"] == "partly holds"
+    assert "80%" in t.loc["paper3.gradcam_regions", "rule"]
 
 
 def test_a_landmark_model_above_vgg16_makes_the_baseline_claim_partial():
     # VGG16 beats the best SVR (0.3) but not the landmark geometry (0.35)
-    t = claims_table(_results(paper3_predictive__mean_r_vgg16=0.32), data="x")
-    row = t[t["claim"] == "VGG16 beats the geometric-feature baseline"].iloc[0]
+    row = _table(_results(**{R.MEAN_R_VGG16: 0.32})).loc["paper3.geometric_baseline"]
     assert row["status"] == "partly holds"
     assert "landmark geometry 0.35" in row["this study"]
+
+
+def test_a_baseline_that_was_not_run_is_left_out_of_the_best():
+    row = _table(_results(**{R.MEAN_R_VGG16: 0.28, R.MEAN_R.part("hog_svr"): float("nan")})
+                 ).loc["paper3.geometric_baseline"]
+    assert row["status"] == "partly holds" and "lbp_svr 0.25" in row["this study"]
+
+
+def test_augmentation_is_tested_once_recorded():
+    t = _table(_results(**{R.MEAN_R_VGG16_NO_AUG: 0.1}))
+    assert t.loc["paper3.augmentation", "status"] == "holds"
+
+
+def test_data_kind():
+    assert p3claims.data_kind(_results()) == "synthetic twin"
+    assert p3claims.data_kind({"a": {"data": "x"}, "b": {"data": "y"}, "c": {}}) == "x / y"
+    assert p3claims.data_kind({}).startswith("unknown")
+
+
+def test_comparison_figure_draws_with_and_without_a_table():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from facexai.paper3.figures import comparison_figure
+
+    comp = _comparison()
+    fig = comparison_figure(comp)
+    ax = fig.axes[0]
+    assert len(ax.collections) == 2 and ax.get_xlabel().startswith("paper")
+    plt.close(fig)
+    empty = comparison_figure(None)
+    assert "no comparison table" in empty.axes[0].texts[0].get_text()
+    plt.close(empty)

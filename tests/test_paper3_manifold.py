@@ -1,129 +1,172 @@
-"""Paper 3's manifold protocol: held-out rows only, the paper's design, and a verdict that says
-"structure" for separable labels and "none" for shuffled ones."""
+"""Paper 3's manifold protocol (facexai.paper3.pair_embeddings): the paper's design, pairs embedded
+with its settings and their numbers, the network's features by pair, and the in-sample rows. The
+machinery is facexai.manifold's (tests/test_labelled_embeddings.py)."""
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from facexai import manifold
 from facexai.models import tiny_cnn
-from facexai.paper3.manifold import (InSampleWarning, antonym, embed_pair, knn_balanced_accuracy,
-                                     original_rows, pair_design, pair_quality, penultimate_features,
-                                     select_rows, separation_test)
-from facexai.synth.attributes import ATTRIBUTE_COLUMNS
+from facexai.paper3 import pair_embeddings as pe
+from facexai.synth.attributes import ATTRIBUTE_COLUMNS, PAIRS
+
+RULES = {"k": 5, "n_permutations": 20}
 
 
-def _two_blobs(n=160, gap=6.0, seed=0, dims=5, minority=0.5):
+def _scores(n=60, seed=0, planted="attractive"):
+    """Random predicted scores; a latent factor decides ``planted``'s label (attribute > antonym)
+    and moves half of the other columns, so that its pair has structure in them."""
     rng = np.random.default_rng(seed)
-    labels = rng.random(n) < minority
-    points = rng.normal(size=(n, dims))
-    points[labels, 0] += gap
-    return points, labels
-
-
-def test_select_rows_refuses_training_rows_unless_asked():
-    split = np.array(["train"] * 6 + ["val"] * 2 + ["test"] * 3)
-    assert select_rows(split).tolist() == [8, 9, 10]
-    assert select_rows(split, "heldout").tolist() == [6, 7, 8, 9, 10]
-    with pytest.raises(ValueError, match="training rows"):
-        select_rows(split, "all")
-    with pytest.raises(ValueError, match="training rows"):
-        select_rows(split, "train")
-    with pytest.warns(InSampleWarning, match="6 of 11"):
-        assert len(select_rows(split, "all", allow_in_sample=True)) == 11
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")   # held-out rows never warn
-        select_rows(split, "test", allow_in_sample=True)
-    with pytest.raises(ValueError, match="which"):
-        select_rows(split, "testing")
-    with pytest.raises(ValueError, match="unknown labels"):
-        select_rows(np.array(["train", "holdout"]))
-
-
-def test_original_rows_are_the_papers_2219():
-    rows = original_rows()
-    assert len(rows) == 2219 and len(set(rows)) == 2219
-    assert set(range(2222)) - set(rows.tolist()) == set(range(2222)) - set(original_rows().tolist())
+    scores = pd.DataFrame(rng.normal(5, 1, (n, 40)), columns=list(ATTRIBUTE_COLUMNS))
+    latent = rng.normal(size=n)
+    others = [c for c in scores.columns if c not in (planted, pe.antonym(planted))]
+    scores[others[::2]] += 3 * latent[:, None]
+    scores[planted] = scores[pe.antonym(planted)] + latent
+    return scores
 
 
 def test_pair_design_is_the_papers():
-    rng = np.random.default_rng(0)
-    scores = pd.DataFrame(rng.normal(5, 1, (50, 40)), columns=list(ATTRIBUTE_COLUMNS))
-    x, labels, columns = pair_design(scores, "attractive")
-    assert antonym("attractive") == "unattractive" and antonym("unattractive") == "attractive"
+    scores = _scores(50)
+    x, labels, columns = pe.pair_design(scores, "attractive")
+    assert pe.antonym("attractive") == "unattractive" and pe.antonym("unattractive") == "attractive"
+    assert pe.pair_name("unattractive") == "unattractive/attractive"
     assert x.shape == (50, 38) and "attractive" not in columns and "unattractive" not in columns
     np.testing.assert_array_equal(labels, scores["attractive"] > scores["unattractive"])
-    np.testing.assert_allclose(x.mean(0), 0, atol=1e-12)
-    np.testing.assert_allclose(x.std(0), 1, atol=1e-12)
     np.testing.assert_allclose(x[:, 0], (scores[columns[0]] - scores[columns[0]].mean())
                                / scores[columns[0]].std(ddof=0))
     with pytest.raises(ValueError, match="unknown attribute"):
-        antonym("pretty")
+        pe.antonym("pretty")
+    with pytest.raises(ValueError, match="no column"):
+        pe.pair_design(scores.drop(columns="unattractive"), "attractive")
 
 
-def test_knn_accuracy_is_one_for_separated_blobs_and_half_for_noise():
-    points, labels = _two_blobs(gap=20)
-    assert knn_balanced_accuracy(points, labels, k=5) == 1.0
-    rng = np.random.default_rng(1)
-    noise = [knn_balanced_accuracy(rng.normal(size=(200, 3)), rng.random(200) < 0.5, k=15)
-             for _ in range(20)]
-    assert abs(np.mean(noise) - 0.5) < 0.03
+def test_original_rows_are_the_papers_2219():
+    from sklearn.model_selection import train_test_split
+
+    rows = pe.original_rows()
+    assert len(rows) == 2219 and len(set(rows)) == 2219
+    np.testing.assert_array_equal(rows, train_test_split(np.arange(2222), test_size=0.001,
+                                                         random_state=42)[0])
 
 
-def test_prior_corrected_vote_does_not_reward_the_majority_class():
-    # 10 % minority, no information: a plain majority vote is 90 % accurate, the balanced one ~0.5
-    rng = np.random.default_rng(2)
-    points, labels = rng.normal(size=(300, 2)), rng.random(300) < 0.1
-    assert abs(knn_balanced_accuracy(points, labels, k=15) - 0.5) < 0.12
+def test_embed_pairs_use_the_papers_settings_seeded(monkeypatch):
+    seen = {}
 
+    def fake_umap(features, **options):
+        seen.update(options)
+        return np.zeros((len(features), options["n_components"]))
 
-@pytest.mark.parametrize("minority", [0.5, 0.2])
-def test_verdict_structure_for_separable_and_none_for_shuffled(minority):
-    points, labels = _two_blobs(gap=5, minority=minority)
-    found = separation_test(points, labels, n_permutations=200, seed=0)
-    assert found["verdict"] == "structure"
-    assert found["p_value"] == pytest.approx(1 / 201)
-    assert found["knn_balanced_accuracy"] > 0.9 and abs(found["null_mean"] - 0.5) < 0.05
-    shuffled = np.random.default_rng(3).permutation(labels)
-    gone = separation_test(points, shuffled, n_permutations=200, seed=0)
-    assert gone["verdict"] == "none" and gone["p_value"] > 0.05
-
-
-def test_weak_verdict_when_significant_but_small():
-    points, labels = _two_blobs(n=2000, gap=0.5, seed=4)
-    out = separation_test(points, labels, n_permutations=200, seed=0, min_gain=0.2)
-    assert out["verdict"] == "weak" and 0 < out["gain"] < 0.2
-
-
-def test_one_class_labels_have_no_structure():
-    out = separation_test(np.random.default_rng(0).normal(size=(20, 2)), np.ones(20, bool))
-    assert out["verdict"] == "none" and np.isnan(out["p_value"])
-
-
-def test_pair_quality_and_seeded_embeddings():
-    points, labels = _two_blobs(n=90, gap=8, dims=6)
-    emb = embed_pair(points, ("pca", "umap"), seed=0)
-    assert emb["pca"].shape == (90, 2) and emb["umap"].shape == (90, 3)   # the paper's 3-D UMAP
-    again = embed_pair(points, ("umap",), seed=0)
-    np.testing.assert_allclose(emb["umap"], again["umap"])
-    table = pair_quality(points, emb, labels, n_permutations=100)
-    assert list(table.index) == ["features", "pca", "umap"]
-    assert (table["verdict"] == "structure").all()
-    assert table.loc["pca", "trustworthiness"] > 0.7 and table.loc["features", "trustworthiness"] == 1
+    monkeypatch.setitem(manifold.EMBEDDINGS, "umap", fake_umap)
+    scores = _scores()
+    paper = pe.embed_pairs(scores, ["attractive"], ("pca", "tsne", "umap"), seed=0, k=5,
+                           n_permutations=20, settings={"tsne": {"perplexity": 5.0}})
+    x, _, _ = pe.pair_design(scores, "attractive")
+    points = paper.points["attractive"]
+    assert points["pca"].shape == (60, 2) and points["tsne"].shape == (60, 2)
+    assert points["umap"].shape == (60, 3)        # the paper's 3-D UMAP, 40 neighbours
+    assert seen == {"n_components": 3, "n_neighbors": 40, "min_dist": 0.1, "seed": 0}
+    np.testing.assert_array_equal(points["tsne"], manifold.embed(x, "tsne", perplexity=5.0))
+    assert pe.PAPER_SETTINGS["umap"] == {"n_components": 3, "n_neighbors": 40, "min_dist": 0.1}
     with pytest.raises(ValueError, match="unknown embedding"):
-        embed_pair(points, ("isomap",))
+        pe.embed_pairs(scores, ["attractive"], ("isomap",))
 
 
-def test_penultimate_features_are_the_input_of_the_last_dense_layer():
+def test_embed_pairs_numbers_are_the_quality_table_of_each_pair():
+    scores = _scores()
+    paper = pe.embed_pairs(scores, ["attractive", "trustworthy"], ("pca",), seed=1, **RULES)
+    assert list(paper.quality.index.names) == ["pair", "space"]
+    for attribute in ("attractive", "trustworthy"):
+        x, labels, _ = pe.pair_design(scores, attribute)
+        np.testing.assert_array_equal(paper.labels[attribute], labels)
+        ref = manifold.quality_table(x, {"pca": manifold.embed(x, "pca", seed=1)}, labels,
+                                     seed=1, **RULES)
+        got = paper.quality.loc[pe.pair_name(attribute)]
+        pd.testing.assert_frame_equal(got.drop(columns="positive_share"), ref, check_names=False)
+        assert (got["positive_share"] == labels.mean()).all()
+    assert paper.quality.loc[("attractive/unattractive", "features"), "verdict"] == "structure"
+    assert paper.n_structure(("pca",)) == int(
+        (paper.quality.xs("pca", level="space")["verdict"] == "structure").sum())
+
+
+class _Fitted:
+    def __init__(self, nets):
+        self.nets = nets
+
+    def explainable(self, attribute):
+        return self.nets[attribute]
+
+
+def test_deep_embeddings_are_named_by_pair():
     torch.manual_seed(0)
-    model = tiny_cnn(2, in_channels=3, input_size=16).train()
-    x = torch.rand(5, 3, 16, 16)
-    f = penultimate_features(model, x, batch_size=2)
-    assert f.shape == (5, 32)
-    assert model.training   # the mode is restored
-    with torch.no_grad():
-        np.testing.assert_allclose(f, model[:-1](x).numpy(), rtol=1e-5, atol=1e-6)
-    assert all(len(m._forward_pre_hooks) == 0 for m in model.modules())
+    multi = tiny_cnn(3, in_channels=3, input_size=16)
+    fitted = _Fitted({"happy": (multi, 0, "4"), "trustworthy": (multi, 2, "4")})
+    x = torch.rand(30, 3, 16, 16)
+    labels = {k: np.random.default_rng(i).random(30) < 0.5
+              for i, k in enumerate(("happy", "trustworthy"))}
+    deep = pe.deep_embeddings(fitted, x, labels, ("pca",), seed=0, **RULES)
+    assert list(deep.quality.index.names) == ["pair", "space"]
+    assert list(deep.quality.index.get_level_values("pair").unique()) == [
+        pe.pair_name(a) for a in labels]
+    features = manifold.standardize(manifold.penultimate_features(multi, x))
+    np.testing.assert_allclose(deep.points["happy"]["pca"], manifold.embed(features, "pca"))
+
+
+def test_all_pairs_finds_the_planted_pair():
+    table = pe.all_pairs(_scores(), seed=0, **RULES)
+    assert len(table) == len(PAIRS) and table.index[0] == f"{PAIRS[0][0]}/{PAIRS[0][1]}"
+    assert table.loc["attractive/unattractive", "features_verdict"] == "structure"
+    assert set(table["features_verdict"]) <= set(manifold.VERDICTS)
+
+
+def test_in_sample_comparison_against_a_written_out_agreement():
+    n = 50
+    scores = _scores(n, seed=3)
+    rng = np.random.default_rng(4)
+    ratings = pd.DataFrame(rng.normal(5, 1, (n, 40)), columns=list(ATTRIBUTE_COLUMNS))
+
+    class Data:
+        split = np.array(["train"] * 30 + ["val"] * 8 + ["test"] * 12)
+        images = np.arange(n)
+
+    Data.ratings = ratings
+
+    class Fitted:
+        def predict(self, images):
+            return scores.iloc[images].reset_index(drop=True)
+
+    test = np.flatnonzero(Data.split == "test")
+    out = pe.in_sample_comparison(Fitted(), Data(), test, scores.iloc[test].reset_index(drop=True),
+                                  seed=0, **RULES)
+    orig = pe.original_rows(n)
+    assert out.n_rows == len(orig) == 49
+    assert out.seen_share == pytest.approx(np.isin(Data.split[orig], ["train", "val"]).mean())
+    pos, neg = "attractive", "unattractive"
+    for name, rows in (("in-sample", orig), ("held-out", test)):
+        predicted = scores[pos].to_numpy()[rows] > scores[neg].to_numpy()[rows]
+        rated = ratings[pos].to_numpy()[rows] > ratings[neg].to_numpy()[rows]
+        assert out.agreement.loc[f"{pos}/{neg}", name] == pytest.approx((predicted == rated).mean())
+    assert out.verdicts.shape == (len(PAIRS), 2)
+
+
+def test_pair_figure_names_both_poles_and_keeps_the_papers_view():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from facexai.paper3.figures import pair_figure
+
+    scores = _scores()
+    x, labels, _ = pe.pair_design(scores, "attractive")
+    points = {"pca": manifold.embed(x, "pca"), "umap": manifold.embed(x, "pca", n_components=3)}
+    emb = manifold.labelled_embeddings({"attractive": (x, labels, points)}, names=pe.pair_name,
+                                       level="pair", **RULES)
+    fig = pair_figure(emb)
+    flat, three = fig.axes
+    assert flat.get_ylabel() == "attractive" and (three.elev, three.azim) == (10, 120)
+    assert [t.get_text().split(" (")[0] for t in three.get_legend().get_texts()] == [
+        "unattractive", "attractive"]
+    plt.close(fig)

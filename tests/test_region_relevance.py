@@ -1,11 +1,13 @@
-"""Relevance per face region and heatmaps averaged over faces aligned to a landmark template."""
+"""Relevance per face region (facexai.scoring) and heatmaps averaged over faces aligned to a landmark
+template (facexai.regions)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from facexai.regions import (REGIONS, TemplateWarp, average_heatmap, mean_template, region_labels,
-                             region_relevance, region_relevance_many, similarity_transform)
+                             similarity_transform)
+from facexai.scoring import region_relevance, region_relevance_many
 from facexai.synth.generate import sample_face
 from facexai.synth.landmarks import landmarks
 

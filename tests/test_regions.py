@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from matplotlib.path import Path
 
-from facexai.regions import (FACE_REGIONS, REGIONS, face_mask, face_outline, head_frame, region_labels,
-                             region_masks)
+from facexai.regions import (FACE_REGIONS, REGIONS, face_mask, face_outline, has_landmarks,
+                             head_frame, region_label_maps, region_labels, region_masks)
 from facexai.synth.factors import NuisanceConfig
 from facexai.synth.generate import sample_face
 from facexai.synth.landmarks import landmarks
@@ -88,3 +88,16 @@ def test_rectangular_size_and_bad_input():
     assert set(np.unique(lab)) <= set(range(len(REGIONS)))
     with pytest.raises(ValueError, match="68, 2"):
         region_labels(lm[:60], 64)
+
+
+def test_label_maps_of_many_faces_leave_unknown_faces_out():
+    lms = np.stack([landmarks(sample_face(5, i), 48) for i in range(3)])
+    lms[1, 30] = np.nan
+    assert has_landmarks(lms).tolist() == [True, False, True]
+    maps = region_label_maps(lms, 48)
+    assert maps.shape == (3, 48, 48) and maps.dtype == np.int8
+    np.testing.assert_array_equal(maps[0], region_labels(lms[0], 48))
+    np.testing.assert_array_equal(maps[2], region_labels(lms[2], 48))
+    assert (maps[1] == -1).all()
+    with pytest.raises(ValueError, match="68, 2"):
+        region_label_maps(lms[:, :10], 48)

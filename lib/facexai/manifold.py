@@ -1,23 +1,41 @@
-"""Feature manifolds (paper 3): features from any layer, seeded embeddings, and numbers for them.
+"""Feature manifolds: features from any layer, seeded embeddings, and one table of numbers for them.
 
-Paper 3 reads cluster structure off t-SNE and UMAP pictures. Here every embedding is seeded and
-comes with measured quality, so a chapter can say "cluster structure" or "none" with a number:
+Papers read cluster structure off t-SNE and UMAP pictures. Here every embedding is seeded and comes
+with measured quality, so a chapter can say "cluster structure" or "none" with a number:
 
 * :func:`layer_features` - a layer's activations for a dataset (a forward hook, batched);
+  :func:`penultimate_features` - those of the layer that feeds the last dense layer (the features a
+  classification or regression head reads);
 * :func:`embed` - ``"pca"``, ``"tsne"`` (openTSNE) or ``"umap"`` (umap-learn), all seeded
-  (:data:`EMBEDDINGS`);
-* :func:`embedding_quality` - trustworthiness (Venna & Kaski 2001: are the embedding's neighbours
-  true neighbours?), and for labels the cross-validated k-nearest-neighbour accuracy and the
-  silhouette score in the embedding, beside the chance level.
+  (:data:`EMBEDDINGS`), optionally on features standardised first (:func:`standardize`);
+* :func:`quality_table` - one row per space (the features, each embedding): trustworthiness
+  (Venna & Kaski 2001: are the embedding's neighbours true neighbours?), the silhouette of the
+  label groups, and :func:`separation_test`: the leave-one-out k-nearest-neighbour balanced
+  accuracy of the labels (:func:`knn_balanced_accuracy`) against its distribution under permuted
+  labels, with a verdict (:data:`VERDICTS`);
+* :func:`embed_many`, :func:`labelled_embeddings`, :func:`network_embeddings` - labelled designs
+  (features with a binary label) embedded by several methods with a paper's settings, with their
+  numbers (:class:`LabelledEmbeddings`); the designs may be the penultimate features of each
+  network of a fitted regressor;
+* :func:`embedding_quality`, :func:`knn_accuracy` - the Methods chapter's numbers (trustworthiness,
+  silhouette and a cross-validated plain kNN accuracy), kept until that chapter uses
+  :func:`quality_table`.
 """
 from __future__ import annotations
 
 import difflib
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Mapping
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
+
+from . import stats
+
+#: Verdicts of :func:`separation_test`, strongest first.
+VERDICTS: tuple[str, ...] = ("structure", "weak", "none")
 
 
 def layer_features(model: nn.Module, x: torch.Tensor, layer: str | None = None, *,
@@ -49,6 +67,39 @@ def layer_features(model: nn.Module, x: torch.Tensor, layer: str | None = None, 
                 a = a.amax((2, 3))
             parts.append(a.flatten(1).double().cpu().numpy())
     return np.concatenate(parts)
+
+
+def penultimate_layer(model: nn.Module) -> str:
+    """Dotted name of the layer whose output is the input of ``model``'s last ``nn.Linear`` (in
+    module order): the module just before it in its ``nn.Sequential``.
+
+    For VGG16 this is ``classifier.5`` (the dropout after the second dense layer's ReLU, the
+    identity in eval mode): the 4,096 features the head reads.
+    """
+    linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("the model has no nn.Linear layer")
+    parent_name, _, child = linears[-1].rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    names = [n for n, _ in parent.named_children()]
+    if not isinstance(parent, nn.Sequential) or names.index(child) == 0:
+        raise ValueError(f"the last dense layer {linears[-1]!r} is not preceded by a layer in an "
+                         "nn.Sequential; name the layer for layer_features()")
+    return ".".join(filter(None, (parent_name, names[names.index(child) - 1])))
+
+
+def penultimate_features(model: nn.Module, x: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+    """:func:`layer_features` of :func:`penultimate_layer`: the input of the last dense layer for
+    every input, ``(N, D)`` float64 (eval mode, no gradients; the model's state is restored)."""
+    return layer_features(model, x, penultimate_layer(model), batch_size=batch_size)
+
+
+def standardize(features: np.ndarray) -> np.ndarray:
+    """Every column scaled to zero mean and unit (population) variance; constant columns are only
+    centred."""
+    x = np.asarray(features, float)
+    sd = x.std(0)
+    return (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
 
 
 def pca(features: np.ndarray, n_components: int = 2, seed: int = 0) -> np.ndarray:
@@ -94,6 +145,8 @@ def umap(features: np.ndarray, n_components: int = 2, seed: int = 0, n_neighbors
         return model.fit_transform(np.asarray(features, float))
 
 
+_standardize = standardize   # embed()'s argument of that name hides the function
+
 #: Embedding methods by key.
 EMBEDDINGS: dict[str, Callable[..., np.ndarray]] = {"pca": pca, "tsne": tsne, "umap": umap}
 
@@ -109,16 +162,138 @@ def embed(features: np.ndarray, method: str = "tsne", seed: int = 0, n_component
         near = difflib.get_close_matches(str(method), list(EMBEDDINGS), n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise ValueError(f"unknown embedding {method!r}{hint}; known: {', '.join(EMBEDDINGS)}")
-    x = np.asarray(features, float)
-    if standardize:
-        sd = x.std(0)
-        x = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+    x = _standardize(features) if standardize else np.asarray(features, float)
     return EMBEDDINGS[method](x, n_components=n_components, seed=seed, **options)
+
+
+def trustworthiness(features: np.ndarray, points: np.ndarray, n_neighbors: int = 10) -> float:
+    """scikit-learn's trustworthiness of ``points`` as an embedding of ``features`` (1: every
+    neighbour in the embedding is a neighbour in the features; about 0.5 for a random embedding),
+    with ``n_neighbors`` lowered to ``(N - 1) // 2`` for small sets (its requirement)."""
+    from sklearn.manifold import trustworthiness as sk_trustworthiness
+
+    features = np.asarray(features, float)
+    k = min(n_neighbors, (len(features) - 1) // 2)
+    return float(sk_trustworthiness(features, np.asarray(points, float), n_neighbors=k))
+
+
+def silhouette(points: np.ndarray, labels) -> float:
+    """Silhouette of the label groups in ``points`` (-1..1; above 0.25 weak, above 0.5 clear
+    clusters); NaN unless there are between 2 and N - 1 groups."""
+    from sklearn.metrics import silhouette_score
+
+    labels = np.asarray(labels)
+    if not 1 < len(np.unique(labels)) < len(labels):
+        return float("nan")
+    return float(silhouette_score(np.asarray(points, float), labels))
+
+
+def _neighbours(points: np.ndarray, k: int) -> np.ndarray:
+    from sklearn.neighbors import NearestNeighbors
+
+    points = np.asarray(points, float)
+    if not 1 <= k < len(points):
+        raise ValueError(f"k must be in [1, {len(points) - 1}] for {len(points)} points, got {k}")
+    # kneighbors() without X leaves each point out of its own neighbours (leave-one-out)
+    return NearestNeighbors(n_neighbors=k).fit(points).kneighbors(return_distance=False)
+
+
+def _vote_accuracy(neighbours: np.ndarray, codes: np.ndarray, n_classes: int) -> float:
+    """Balanced accuracy of the prior-corrected vote, for integer labels ``codes``."""
+    onehot = np.eye(n_classes)[codes]                     # (N, C)
+    prior = onehot.mean(0)
+    share = onehot[neighbours].mean(1)                    # (N, C) share of each class among k
+    predicted = np.argmax(share / prior, axis=1)
+    recalls = [(predicted[codes == c] == c).mean() for c in range(n_classes)]
+    return float(np.mean(recalls))
+
+
+def knn_balanced_accuracy(points: np.ndarray, labels, k: int = 15) -> float:
+    """Leave-one-out k-nearest-neighbour balanced accuracy of ``labels`` in ``points``.
+
+    Each point's label is predicted from its ``k`` nearest other points by the class whose share
+    among them most exceeds its overall share (a vote corrected for the class prior, so that an
+    unbalanced label is not "predicted" by always naming the larger class); the balanced accuracy
+    (mean recall over classes) is 1 / n_classes for points that carry no information on the label.
+    """
+    _, codes = np.unique(np.asarray(labels), return_inverse=True)
+    n_classes = int(codes.max()) + 1
+    if n_classes < 2:
+        return float("nan")
+    return _vote_accuracy(_neighbours(points, k), codes, n_classes)
+
+
+def separation_test(points: np.ndarray, labels, *, k: int = 15, n_permutations: int = 1000,
+                    alpha: float = 0.05, min_gain: float = 0.1, seed: int = 0) -> dict:
+    """Are ``labels`` separated in ``points`` (an embedding, or features)? A permutation test.
+
+    The statistic is :func:`knn_balanced_accuracy`; its null distribution comes from
+    ``n_permutations`` random permutations of the labels over the same neighbour graph (seeded),
+    and its p-value is :func:`facexai.stats.permutation_p`.
+
+    Verdict rule: ``"structure"`` if the p-value is below ``alpha`` **and** the accuracy exceeds the
+    null mean by at least ``min_gain``; ``"weak"`` if only the first holds; ``"none"`` otherwise
+    (also when a class has fewer than 2 members).
+
+    Returns
+    -------
+    dict
+        ``knn_balanced_accuracy``, ``null_mean``, ``null_q95``, ``gain`` (accuracy - null mean),
+        ``p_value``, ``minority_share`` and ``verdict``.
+    """
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be positive, got {n_permutations}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    _, codes = np.unique(np.asarray(labels), return_inverse=True)
+    counts = np.bincount(codes)
+    out = {"knn_balanced_accuracy": np.nan, "null_mean": np.nan, "null_q95": np.nan,
+           "gain": np.nan, "p_value": np.nan,
+           "minority_share": float(counts.min() / counts.sum()) if len(counts) > 1 else 0.0,
+           "verdict": "none"}
+    if len(counts) < 2 or counts.min() < 2:
+        return out
+    nbrs = _neighbours(points, k)
+    observed = _vote_accuracy(nbrs, codes, len(counts))
+    rng = np.random.default_rng(seed)
+    null = np.array([_vote_accuracy(nbrs, rng.permutation(codes), len(counts))
+                     for _ in range(n_permutations)])
+    p = stats.permutation_p(observed, null)
+    gain = observed - float(null.mean())
+    verdict = ("structure" if gain >= min_gain else "weak") if p < alpha else "none"
+    out.update(knn_balanced_accuracy=observed, null_mean=float(null.mean()),
+               null_q95=float(np.quantile(null, 0.95)), gain=gain, p_value=p, verdict=verdict)
+    return out
+
+
+def quality_table(features: np.ndarray, embeddings: Mapping[str, np.ndarray], labels, *,
+                  k: int = 15, n_permutations: int = 1000, alpha: float = 0.05,
+                  min_gain: float = 0.1, seed: int = 0, n_neighbors: int = 10) -> pd.DataFrame:
+    """Numbers for the embeddings of ``features``: one row per embedding, and a ``"features"`` row.
+
+    Columns: ``dims``; ``trustworthiness`` (:func:`trustworthiness` with ``n_neighbors``; 1 for
+    the features themselves); ``silhouette`` of the label groups (:func:`silhouette`); and the
+    :func:`separation_test` columns (``k``, ``n_permutations``, ``alpha``, ``min_gain``, ``seed``),
+    whose ``verdict`` is the measured "cluster structure". Index: ``space``.
+    """
+    labels = np.asarray(labels)
+    features = np.asarray(features, float)
+    rows = {}
+    for name, points in {"features": features, **embeddings}.items():
+        points = np.asarray(points, float)
+        rows[name] = {"dims": points.shape[1],
+                      "trustworthiness": 1.0 if name == "features" else
+                      trustworthiness(features, points, n_neighbors),
+                      "silhouette": silhouette(points, labels),
+                      **separation_test(points, labels, k=k, n_permutations=n_permutations,
+                                        alpha=alpha, min_gain=min_gain, seed=seed)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("space")
 
 
 def knn_accuracy(points: np.ndarray, labels, n_neighbors: int = 10, folds: int = 5,
                  seed: int = 0) -> float:
-    """Stratified ``folds``-fold cross-validated accuracy of a k-nearest-neighbour classifier."""
+    """Stratified ``folds``-fold cross-validated accuracy of a k-nearest-neighbour classifier
+    (the Methods chapter's; :func:`knn_balanced_accuracy` is the study's statistic)."""
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
@@ -132,30 +307,109 @@ def knn_accuracy(points: np.ndarray, labels, n_neighbors: int = 10, folds: int =
 
 def embedding_quality(features: np.ndarray, embedding: np.ndarray, labels=None, *,
                       n_neighbors: int = 10, seed: int = 0) -> dict[str, float]:
-    """Numbers for one embedding.
+    """Numbers for one embedding, as the Methods chapter reports them (new code:
+    :func:`quality_table`).
 
     Returns
     -------
     dict
-        ``trustworthiness`` (1 = every neighbour in the embedding is a neighbour in the features;
-        about 0.5 for a random embedding), and with ``labels``: ``knn_accuracy`` in the embedding,
-        ``knn_accuracy_features`` in the original space (what the embedding could keep),
-        ``silhouette`` in the embedding (-1..1, > 0.25 weak, > 0.5 clear clusters) and ``chance``
-        (the share of the most frequent label).
+        ``trustworthiness`` (:func:`trustworthiness`), and with ``labels``: ``knn_accuracy`` in the
+        embedding, ``knn_accuracy_features`` in the original space (what the embedding could keep),
+        both :func:`knn_accuracy`; ``silhouette`` in the embedding (:func:`silhouette`) and
+        ``chance`` (the share of the most frequent label).
     """
-    from sklearn.manifold import trustworthiness
-    from sklearn.metrics import silhouette_score
-
     features = np.asarray(features, float)
     embedding = np.asarray(embedding, float)
-    k = min(n_neighbors, (len(features) - 1) // 2)
-    out = {"trustworthiness": float(trustworthiness(features, embedding, n_neighbors=k))}
+    out = {"trustworthiness": trustworthiness(features, embedding, n_neighbors)}
     if labels is not None:
         labels = np.asarray(labels)
         out["knn_accuracy"] = knn_accuracy(embedding, labels, n_neighbors, seed=seed)
         out["knn_accuracy_features"] = knn_accuracy(features, labels, n_neighbors, seed=seed)
-        out["silhouette"] = float(silhouette_score(embedding, labels)) \
-            if len(np.unique(labels)) > 1 else float("nan")
+        out["silhouette"] = silhouette(embedding, labels)
         out["chance"] = float(np.bincount(np.unique(labels, return_inverse=True)[1]).max()
                               / len(labels))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Embeddings of labelled designs
+# ---------------------------------------------------------------------------------------------
+
+def embed_many(features: np.ndarray, methods=("pca", "tsne", "umap"), *, seed: int = 0,
+               defaults: Mapping[str, Mapping] | None = None,
+               settings: Mapping[str, Mapping] | None = None) -> dict[str, np.ndarray]:
+    """:func:`embed` ``features`` by each of ``methods``, seeded, with the options
+    ``defaults[method]`` updated by ``settings[method]`` (e.g. a paper's settings and a profile's
+    ``{"umap": {"n_neighbors": 15}}``); UMAP's neighbours are capped at the points minus one."""
+    out = {}
+    for method in methods:
+        opts = {**(defaults or {}).get(method, {}), **(settings or {}).get(method, {})}
+        if method == "umap":   # UMAP needs more points than neighbours
+            opts["n_neighbors"] = min(opts.get("n_neighbors", 15), len(features) - 1)
+        out[method] = embed(features, method, seed=seed, **opts)
+    return out
+
+
+@dataclass
+class LabelledEmbeddings:
+    """Embeddings of labelled designs (features with a binary label) and their numbers.
+
+    Attributes
+    ----------
+    quality : DataFrame
+        :func:`quality_table` of every design, index ``(<design level>, space)``, with the design's
+        ``positive_share``.
+    points : dict
+        ``{key: {method: (N, d) points}}``.
+    labels : dict
+        ``{key: (N,) bool}``.
+    names : dict
+        ``{key: the design's name in quality's index}``.
+    """
+
+    quality: pd.DataFrame
+    points: dict
+    labels: dict
+    names: dict
+
+    def n_structure(self, spaces=("tsne", "umap")) -> int:
+        """Designs for which at least one of ``spaces`` has the verdict ``"structure"``."""
+        level = self.quality.index.names[0]
+        q = self.quality.reset_index()
+        q = q[q["space"].isin(spaces)]
+        return int(q.groupby(level)["verdict"].apply(lambda v: (v == "structure").any()).sum())
+
+
+def labelled_embeddings(designs: Mapping, *, names: Callable = str, level: str = "design",
+                        **rules) -> LabelledEmbeddings:
+    """:class:`LabelledEmbeddings` of ``designs = {key: (features, labels, {method: points})}``:
+    each design's :func:`quality_table` (``rules``: its ``k``, ``n_permutations``, ``alpha``,
+    ``min_gain``, ``seed``), indexed by ``names(key)`` (index level ``level``) and space."""
+    quality = []
+    for key, (features, labels, points) in designs.items():
+        q = quality_table(features, points, labels, **rules)
+        quality.append(q.assign(**{level: names(key)}, positive_share=float(np.mean(labels))))
+    quality = pd.concat(quality).reset_index().set_index([level, "space"])
+    return LabelledEmbeddings(quality=quality, points={k: d[2] for k, d in designs.items()},
+                              labels={k: d[1] for k, d in designs.items()},
+                              names={k: names(k) for k in designs})
+
+
+def network_embeddings(fitted, x: torch.Tensor, labels: Mapping, methods=("pca", "tsne", "umap"),
+                       *, seed: int = 0, defaults: Mapping | None = None,
+                       settings: Mapping | None = None, names: Callable = str,
+                       level: str = "design", **rules) -> LabelledEmbeddings:
+    """The penultimate features (:func:`penultimate_features`, standardised) of the networks of a
+    fitted regressor (:func:`facexai.regressors.networks`), embedded by :func:`embed_many` and
+    labelled by ``labels = {attribute: (N,) labels}`` of the same inputs ``x``: each network is
+    run and embedded once, whatever the number of its attributes
+    (:func:`labelled_embeddings`, ``names``, ``level`` and ``rules``)."""
+    from .regressors import networks
+
+    designs = {}
+    for net, _, members in networks(fitted, list(labels)):
+        features = standardize(penultimate_features(net, x))
+        points = embed_many(features, methods, seed=seed, defaults=defaults, settings=settings)
+        designs.update({a: (features, labels[a], points) for a, _ in members})
+    return labelled_embeddings({a: designs[a] for a in labels}, names=names, level=level,
+                               seed=seed, **rules)

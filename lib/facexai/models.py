@@ -236,45 +236,10 @@ def khorrami_input(images) -> torch.Tensor:
     return local_mean_subtraction(x / 255.0 * 2.0)
 
 
-def fit_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int = 10,
-                   batch_size: int = 64, lr: float = 0.01, momentum: float = 0.9,
-                   weight_decay: float = 1e-5, seed: int = 0, regression: bool = False,
-                   log: Callable[[str], None] | None = None) -> list[float]:
-    """Train ``model`` in place with SGD + momentum (the paper-2 optimiser) on ``(x, y)``.
-
-    Mini-batches are drawn by a seeded permutation each epoch, so a run is reproducible. Cross-entropy
-    for class labels, mean squared error with ``regression=True``. Returns the mean training loss
-    of each epoch; the model is left in eval mode.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    loss_fn = nn.MSELoss() if regression else nn.CrossEntropyLoss()
-    losses = []
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(x), generator=gen)
-        total = 0.0
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            opt.zero_grad(set_to_none=True)
-            out = model(x[idx])
-            loss = loss_fn(out.squeeze(1) if regression else out, y[idx])
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / len(x))
-        if log:
-            log(f"epoch {epoch + 1}: loss {losses[-1]:.4f}")
-    model.eval()
-    return losses
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Model outputs for ``x`` in eval mode, in batches (the model's mode is restored)."""
-    was_training = model.training
-    model.eval()
-    try:
-        return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
-    finally:
-        model.train(was_training)
+def last_maxpool(model: nn.Module) -> str:
+    """Dotted name of the last ``nn.MaxPool2d`` of ``model``: VGG16's ``features.30`` (paper 3's
+    Grad-CAM layer; ``features.43`` with batch normalisation), ``pool3`` of the zero-bias CNN."""
+    names = [name for name, m in model.named_modules() if isinstance(m, nn.MaxPool2d)]
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no max-pooling layer")
+    return names[-1]

@@ -14,12 +14,16 @@ Profile file layout::
       data_synthetic:           # notebook name = file stem under notebooks/
         seed: 0
         n_faces: 600
+
+Settings shared by several notebooks (a paper's data and model settings) are declared once, as the
+fields of a :class:`Settings` dataclass (:func:`setting`): the notebooks' schemas, the functions'
+defaults and their validation all derive from it.
 """
 from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -119,6 +123,74 @@ class Schema:
             raise ParameterError(
                 f"notebook {self.notebook!r}: missing parameter(s) {', '.join(missing)}")
         return checked
+
+
+def setting(default: Any, param: Param, *tags: str):
+    """A field of a :class:`Settings` dataclass: its default (the published book's value), its
+    :class:`Param`, and the groups it belongs to (e.g. ``"data"``, ``"model"``)."""
+    return field(default=default, metadata={"param": param, "tags": frozenset(tags)})
+
+
+class Settings:
+    """Base of a frozen dataclass of settings declared with :func:`setting`, validated on creation.
+
+    A paper declares its settings once::
+
+        @dataclass(frozen=True)
+        class PaperSettings(Settings):
+            seed: int = setting(0, Param("int", "seed of everything", lo=0), "data", "model")
+
+    and derives from them its notebooks' schemas (``register(name, **PaperSettings.params())``),
+    its functions' keyword arguments (:meth:`checked`) and what a notebook passes them
+    (:meth:`pick`). Creating one raises a :class:`ParameterError` naming a value out of range.
+    """
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = f.metadata["param"].check(f"{type(self).__name__} setting {f.name!r}",
+                                              getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+
+    @classmethod
+    def params(cls) -> dict[str, Param]:
+        """The Param of every setting (name -> Param), in declaration order."""
+        return {f.name: f.metadata["param"] for f in fields(cls)}
+
+    @classmethod
+    def names(cls, tag: str) -> tuple[str, ...]:
+        """The names of the settings tagged ``tag``, in declaration order."""
+        return tuple(f.name for f in fields(cls) if tag in f.metadata["tags"])
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]):
+        """The defaults updated with ``values``; an unknown name is a ValueError listing the known
+        ones."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def values(self, tag: str) -> dict[str, Any]:
+        """The settings tagged ``tag`` (name -> value), in declaration order."""
+        return {k: getattr(self, k) for k in self.names(tag)}
+
+    @classmethod
+    def checked(cls, tag: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` of settings tagged ``tag`` validated, the others of the tag at their
+        defaults; a name outside the tag is a ValueError (``"unknown <tag> setting(s)"``)."""
+        known = cls.names(tag)
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown {tag} setting(s) {unknown}; known: {list(known)}")
+        return cls.from_values(values).values(tag)
+
+    @classmethod
+    def pick(cls, tag: str, params: Any, **overrides: Any) -> dict[str, Any]:
+        """The settings tagged ``tag`` among a notebook's parameters (a :class:`facexai.run.Run`
+        or a dict), updated with ``overrides``."""
+        p = getattr(params, "params", params)
+        return {**{k: p[k] for k in cls.names(tag) if k in p}, **overrides}
 
 
 SCHEMAS: dict[str, Schema] = {}

@@ -245,56 +245,34 @@ def face_mask(landmarks: np.ndarray, size) -> np.ndarray:
     return np.asarray(img, bool)
 
 
-# --------------------------------------------------------------------------------------------
-# Relevance per region, and heatmaps averaged over aligned faces (used by facexai.explain users).
-# scipy and pandas are imported inside the functions: the renderer imports this module per worker.
-# --------------------------------------------------------------------------------------------
+def has_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """Which faces of ``landmarks`` ``(N, 68, 2)`` have all 68 points known (no NaN), ``(N,)``
+    bool: the faces that can be divided into regions."""
+    lms = np.asarray(landmarks, float)
+    if lms.ndim != 3 or lms.shape[1:] != (68, 2):
+        raise ValueError(f"landmarks must have shape (N, 68, 2), got {lms.shape}")
+    return np.isfinite(lms).all(axis=(1, 2))
 
-def region_relevance(relevance: np.ndarray, landmarks: np.ndarray,
-                     regions: tuple[str, ...] = REGIONS):
-    """How the positive relevance of one heatmap falls on the face regions.
 
-    Parameters
-    ----------
-    relevance : ndarray, shape (H, W)
-        A relevance map (channels already reduced, e.g. with :func:`facexai.explain.relevance_map`).
-    landmarks : ndarray, shape (68, 2)
-        The face's iBUG landmarks in the map's pixel coordinates.
-    regions : tuple of str
-        Which rows to return (all of :data:`REGIONS` by default, background included, so the
-        shares sum to 1).
+def region_label_maps(landmarks: np.ndarray, size) -> np.ndarray:
+    """:func:`region_labels` of many faces, ``(N, H, W)`` int8.
 
-    Returns
-    -------
-    pandas.DataFrame
-        One row per region: ``relevance_share`` (the region's part of the positive relevance),
-        ``area_share`` (its part of the image) and ``relevance_per_area`` (their ratio: 1 is what
-        a uniform map would give, above 1 means the region is favoured; NaN for an empty region).
+    A face whose landmarks are unknown (any NaN) gets -1 everywhere: region scores
+    (:mod:`facexai.scoring`) leave it out.
     """
-    import pandas as pd
-
-    r = np.clip(np.asarray(relevance, float), 0.0, None)
-    labels = region_labels(landmarks, r.shape)
-    total = r.sum()
-    mass = np.bincount(labels.ravel(), weights=r.ravel(), minlength=len(REGIONS))
-    area = np.bincount(labels.ravel(), minlength=len(REGIONS)) / labels.size
-    share = mass / total if total > 0 else np.full(len(REGIONS), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_area = np.where(area > 0, share / area, np.nan)
-    table = pd.DataFrame({"relevance_share": share, "area_share": area,
-                          "relevance_per_area": per_area}, index=pd.Index(REGIONS, name="region"))
-    return table.loc[list(regions)]
+    landmarks = np.asarray(landmarks, float)
+    known = has_landmarks(landmarks)
+    h, w = _size_hw(size)
+    out = np.full((len(known), h, w), -1, np.int8)
+    for i in np.flatnonzero(known):
+        out[i] = region_labels(landmarks[i], (h, w))
+    return out
 
 
-def region_relevance_many(relevance: np.ndarray, landmarks: np.ndarray,
-                          regions: tuple[str, ...] = REGIONS):
-    """:func:`region_relevance` of every map of ``(N, H, W)``; long table with a ``face`` column."""
-    import pandas as pd
-
-    frames = [region_relevance(r, lm, regions).reset_index().assign(face=i)
-              for i, (r, lm) in enumerate(zip(relevance, landmarks))]
-    return pd.concat(frames, ignore_index=True)
-
+# --------------------------------------------------------------------------------------------
+# Heatmaps averaged over aligned faces (relevance per region is :mod:`facexai.scoring`'s).
+# scipy is imported inside the functions: the renderer imports this module per worker.
+# --------------------------------------------------------------------------------------------
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares rotation + uniform scale + translation taking points ``src`` onto ``dst``.

@@ -5,9 +5,6 @@ One place for sweeps, the build and the notebooks themselves to learn what a not
 from __future__ import annotations
 
 from .params import Param, register
-# the 40 attribute columns and their 20 bipolar pairs (numpy and pandas only; no torch)
-from .synth.attributes import ATTRIBUTE_COLUMNS as _P3_ATTRIBUTES
-from .synth.attributes import PAIRS as _P3_PAIRS
 
 register(
     "data_synthetic",
@@ -113,104 +110,4 @@ register(
 )
 
 
-# Paper 3. The model settings are shared by every paper-3 notebook that calls
-# facexai.paper3.fit_or_load, with the same values in each profile (params/*.yml: the &p3model
-# anchor), so that they share one trained model through the cache.
-def paper3_model_params() -> dict[str, Param]:
-    """The shared data and model parameters of the paper-3 notebooks (name -> Param)."""
-    return dict(
-        seed=Param("int", "seed of the synthetic twin, the initialisation, batches and augmentation",
-                   lo=0),
-        data_dir=Param("path", "folder of the real 10k US Adult Faces database (or a data folder "
-                       "holding it; relative paths: under $FACEXAI_DATA); None writes and loads "
-                       "its synthetic twin", optional=True),
-        n_targets=Param("int", "targets of the synthetic twin (the database has 2,222)",
-                        lo=10, hi=2222),
-        render_size=Param("int", "SynthFace rendering size of the twin's faces", lo=48, hi=512),
-        workers=Param("int", "processes used to render the twin", lo=1, hi=64),
-        image_size=Param("int", "size the faces are loaded and modelled at (the paper: 224)",
-                         lo=32, hi=512),
-        protocol=Param("choice", "one 40-output model, or the paper's one model per attribute",
-                       choices=("multi", "per_attribute")),
-        weights=Param("str", "VGG16 initial weights: 'none', 'imagenet' (torchvision download, "
-                      "needs width 64) or a state_dict file"),
-        width=Param("int", "channels of VGG16's first block (64 = torchvision's; others scale "
-                    "every layer alike)", lo=1, hi=256),
-        batch_norm=Param("bool", "batch normalisation after each convolution (torchvision's "
-                         "vgg16_bn structure)"),
-        dropout=Param("float", "dropout of VGG16's two hidden dense layers (the paper: 0.5)",
-                      lo=0.0, hi=0.95),
-        epochs=Param("int", "maximum training epochs (the paper: 120)", lo=1, hi=1000),
-        batch_size=Param("int", "training batch size (the paper: 40)", lo=2, hi=4096),
-        lr=Param("float", "Adam learning rate (the paper: 5e-4)", lo=1e-7, hi=1.0),
-        weight_decay=Param("float", "Adam weight decay (the paper: 5e-4)", lo=0.0, hi=1.0),
-        patience=Param("int", "early stopping: epochs without a better validation r (the paper: 10)",
-                       lo=1, hi=1000),
-        augment=Param("bool", "random horizontal flips and rotations up to 10 degrees in training"),
-        scheduler=Param("choice", "'cosine': the code's CosineAnnealingLR(T_max=200); 'none'",
-                        choices=("none", "cosine")),
-    )
-
-
-register(
-    "paper3_predictive",
-    **paper3_model_params(),
-    baselines=Param("str_list", "baselines fitted beside VGG16",
-                    choices=("hist_svr", "lbp_svr", "hog_svr", "landmarks")),
-    reliability_splits=Param("int", "random rater splits averaged in the split-half noise "
-                             "ceilings", lo=1, hi=1000),
-    progress=Param("bool", "show training progress bars"),
-)
-
-register(
-    "paper3_explanations",
-    **paper3_model_params(),
-    attributes=Param("str_list", "attributes explained (the paper shows happy)",
-                     choices=_P3_ATTRIBUTES),
-    methods=Param("str_list", "explainers (the paper's code: guided_gradcam)",
-                  choices=("gradcam", "guided_gradcam")),
-    signs=Param("int_list", "directions explained: 1, why the rating is high; -1, why it is low",
-                choices=(1, -1)),
-    n_show=Param("int", "test faces shown per attribute", lo=1, hi=12),
-    n_eval=Param("int", "test faces explained and scored", lo=2, hi=5000),
-    n_boot=Param("int", "bootstrap resamples of the lift intervals", lo=10, hi=100_000),
-    finer=Param("bool", "also score Grad-CAM one pooling stage finer (conv4_3)"),
-)
-
-register(
-    "paper3_manifolds",
-    **paper3_model_params(),
-    pairs=Param("str_list", "bipolar pairs embedded, by their positive pole",
-                choices=tuple(a for a, _ in _P3_PAIRS)),
-    embeddings=Param("str_list", "embeddings (the paper: PCA, t-SNE, UMAP)",
-                     choices=("pca", "tsne", "umap")),
-    umap_neighbors=Param("int", "UMAP n_neighbors (the paper: 40)", lo=2, hi=500),
-    umap_min_dist=Param("float", "UMAP min_dist (the paper: 0.1)", lo=0.0, hi=1.0),
-    perplexity=Param("float", "t-SNE perplexity", lo=2.0, hi=200.0),
-    knn_k=Param("int", "neighbours of the leave-one-out vote of the structure rule", lo=1, hi=200),
-    n_permutations=Param("int", "label permutations of the structure test", lo=10, hi=100_000),
-    alpha=Param("float", "significance level of the structure test", lo=1e-6, hi=0.5),
-    min_gain=Param("float", "balanced accuracy above the permutation mean needed for 'structure'",
-                   lo=0.0, hi=0.5),
-    in_sample=Param("bool", "also show the original code's in-sample protocol, as a deviation"),
-)
-
-register(
-    "paper3_bias",
-    **paper3_model_params(),
-    group_by=Param("str_list", "demographic variables compared",
-                   choices=("sex", "age_group", "skin_tone")),
-    attributes_shown=Param("str_list", "attributes drawn in the figures", choices=_P3_ATTRIBUTES),
-    n_boot=Param("int", "bootstrap resamples of the group intervals", lo=10, hi=100_000),
-    n_permutations=Param("int", "permutations of the group-gap tests", lo=10, hi=100_000),
-    min_group=Param("int", "smallest group reported", lo=2, hi=10_000),
-    alpha=Param("float", "false discovery rate of the group-gap tests", lo=1e-6, hi=0.5),
-)
-
-register(
-    "paper3_claims",
-    r_margin=Param("float", "predictive power holds when the mean test r is at least the paper's "
-                   "mean VGG16 r minus this", lo=0.0, hi=1.0),
-    min_share=Param("float", "a claim about 'the attributes' holds when true for this share of "
-                    "them", lo=0.0, hi=1.0),
-)
+# Paper 3's schemas are in facexai.paper3.schema (found by params.schema, like every paper's).

@@ -76,7 +76,7 @@ def listing(items: Sequence[Any], limit: int = 8) -> str:
 # --------------------------------------------------------------------------------------------
 
 #: Role codes of :attr:`SplitScheme.roles`, TFD's own coding of its ``folds`` matrix.
-ROLES: dict[int, str] = {0: "unused", 1: "train", 2: "valid", 3: "test"}
+ROLES: dict[int, str] = {0: "unused", 1: "train", 2: "val", 3: "test"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class SplitScheme:
     name : str
         Key of the scheme (``"paper2_folds"``, ``"tfd_folds"``, ``"paper3"``, ``"kfold"``...).
     roles : ndarray of int8, shape (N, K)
-        0 unused, 1 train, 2 valid, 3 test (:data:`ROLES`) for each of K splits.
+        0 unused, 1 train, 2 val, 3 test (:data:`ROLES`) for each of K splits.
     description : str
         Where the scheme comes from, in one sentence.
     groups : ndarray of int, shape (N,), optional
@@ -111,7 +111,7 @@ class SplitScheme:
         return self.roles.shape[1]
 
     def split(self, k: int = 0) -> dict[str, np.ndarray]:
-        """Image indices of split ``k``: ``{"train": ..., "valid": ..., "test": ...}``."""
+        """Image indices of split ``k``: ``{"train": ..., "val": ..., "test": ...}``."""
         if not 0 <= k < self.n_splits:
             raise IndexError(f"split scheme {self.name!r} has splits 0..{self.n_splits - 1}, not {k}")
         return {ROLES[c]: np.flatnonzero(self.roles[:, k] == c) for c in (1, 2, 3)}

@@ -82,7 +82,7 @@ def summary(ds: FaceDataset) -> list[str]:
     lines.append("labels per class: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
     lines.append(f"subjects: {len(set(ds.subjects.tolist()))}")
     for name, s in ds.splits.items():
-        per = s.counts()[["train", "valid", "test"]]
+        per = s.counts()[["train", "val", "test"]]
         text = "; ".join(f"{k}: " + "/".join(str(v) for v in row) for k, row in per.iterrows())
         lines.append(f"split scheme {name!r} ({s.n_splits} split(s), train/valid/test): {text}")
     if ds.landmarks is not None:

@@ -50,7 +50,7 @@ def rotating_scheme(groups: np.ndarray, n_folds: int, name: str, description: st
     for k in range(n_folds):
         roles[groups == k, k] = 3                           # 3 = test
         if validation:
-            roles[groups == (k + 1) % n_folds, k] = 2       # 2 = valid
+            roles[groups == (k + 1) % n_folds, k] = 2       # 2 = val
     return SplitScheme(name, roles, description, groups)
 
 
@@ -70,7 +70,7 @@ def _shuffle_split(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.
 
 def paper3_split(n: int, seed: int = 42, test_size: float = 0.2,
                  valid_size: float = 0.2) -> dict[str, np.ndarray]:
-    """The paper-3 split of ``n`` rows: ``{"train", "valid", "test"}`` row positions.
+    """The paper-3 split of ``n`` rows: ``{"train", "val", "test"}`` row positions.
 
     [P3] ``utils/dataset.py`` splits the rows of the labels sheet with
     ``train_test_split(test_size=0.2, random_state=42)`` and splits the remaining rows again with
@@ -78,14 +78,14 @@ def paper3_split(n: int, seed: int = 42, test_size: float = 0.2,
     """
     train_valid, test = _shuffle_split(n, test_size, seed)
     inner_train, inner_valid = _shuffle_split(len(train_valid), valid_size, seed)
-    return {"train": train_valid[inner_train], "valid": train_valid[inner_valid], "test": test}
+    return {"train": train_valid[inner_train], "val": train_valid[inner_valid], "test": test}
 
 
 def paper3_scheme(n: int, seed: int = 42) -> SplitScheme:
     """:func:`paper3_split` as a one-split :class:`SplitScheme`."""
     parts = paper3_split(n, seed)
     roles = np.zeros((n, 1), np.int8)
-    for code, name in ((1, "train"), (2, "valid"), (3, "test")):
+    for code, name in ((1, "train"), (2, "val"), (3, "test")):
         roles[parts[name], 0] = code
     return SplitScheme("paper3", roles, f"paper-3 code: train_test_split twice, test_size 0.2, "
                        f"random_state {seed} (2,222 rows give 1,421/356/445)")

@@ -1,19 +1,31 @@
 """Paper 3 (Xiao 2024): VGG16 regressions of 40 psychological attributes of faces.
 
-Modules: :mod:`.data` (the 10k targets or their twin, preprocessing, augmentation), :mod:`.train`
-(the two training protocols and the checkpoint cache), :mod:`.metrics` (Pearson r per attribute,
-noise ceilings, the comparison with the paper's table), :mod:`.baselines` (colour histogram, LBP,
-HOG and landmark-geometry regressions); and, used as submodules, :mod:`.explain` (Grad-CAM),
-:mod:`.manifold` (t-SNE/UMAP), :mod:`.bias` (accuracy by group), :mod:`.claims` (the Claims table).
+Only the paper's own parts, on the study core: :mod:`.schema` (its settings and notebook schemas),
+:mod:`.protocol` (its split and its VGG16s), :mod:`.metrics` (its table),
+:mod:`.baselines`, :mod:`.heatmaps` (its Grad-CAM protocol), :mod:`.pair_embeddings` (its
+embeddings of antonym pairs), :mod:`.claims`, :mod:`.results` (recorded names), :mod:`.figures`.
 """
 from __future__ import annotations
 
-from .data import (AGE_GROUPS, ATTRIBUTES, IMAGENET_MEAN, IMAGENET_STD, SKIN_TONES, Paper3Data,
-                   augment, load_data, read_raters, split_labels, to_tensor, twin_root)
-from .train import (CAM_LAYER, DATA_SETTINGS, MODEL_SETTINGS, PROTOCOLS, Fitted, RatingNet,
-                    StackedNets, cam_layer, data_settings, fit_or_load, load_checkpoint, model_settings,
-                    pearson_columns, resolve_device, save_checkpoint)
+import importlib
 
-from . import baselines, bias, claims, explain, manifold, metrics  # noqa: F401
-from .baselines import *  # noqa: F401,F403
-from .metrics import *  # noqa: F401,F403
+#: Names this package hands on, by the module that defines them. They are imported on first use
+#: (PEP 562), so that reading the schema (:mod:`.schema`, which profile validation imports in
+#: every notebook kernel and sweep point) does not load torch.
+_NAMES = {"ATTRIBUTES": "..ratings", "to_tensor": "..ratings",
+          **dict.fromkeys(("CAM_LAYER", "fit_or_load", "load_data", "split_labels"), ".protocol"),
+          **dict.fromkeys(("DATA_SETTINGS", "MODEL_SETTINGS", "Paper3Settings", "data_settings",
+                           "model_settings"), ".schema")}
+_SUBMODULES = ("baselines", "claims", "figures", "heatmaps", "metrics", "pair_embeddings",
+               "protocol", "results", "schema")
+__all__ = [*_NAMES, *_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

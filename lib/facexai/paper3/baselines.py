@@ -1,267 +1,36 @@
-"""Paper 3's non-deep baselines: colour histogram / LBP / HOG features + SVR, and landmark geometry.
+"""Paper 3's non-deep baselines, on :mod:`facexai.baselines`.
 
-[P3] ``Memory/Geometric.ipynb`` (scikit-image features, ``StandardScaler``, ``SVR(kernel="rbf")``):
-a colour histogram, a uniform LBP histogram (P = 24, R = 3) and HOG (image resized to 128 x 128,
-8 orientations, 16 x 16-pixel cells). scikit-image is not a dependency of this study, so the
-features are implemented here in NumPy/OpenCV following scikit-image's definitions
-(``local_binary_pattern(method="uniform")``, ``hog(..., block_norm="L2-Hys")``) and tested
-against hand-computed cases. A fourth baseline uses the face's geometry only: the pairwise
-distances of the 68 landmarks divided by the inter-ocular distance, with a ridge regression.
-
-Every baseline is fitted on the training split, its one hyper-parameter (SVR ``C`` or ridge
-``alpha``) chosen per attribute on the validation split, and reported on the test split.
+[P3] ``Memory/Geometric.ipynb`` fits an RBF ``SVR`` on standardised scikit-image features: a
+colour histogram (8 x 8 x 8 RGB bins here; the code's settings are not recorded), a uniform LBP
+histogram (P = 24, R = 3) and HOG (image resized to 128 x 128, 8 orientations, 16 x 16-pixel
+cells, 3 x 3-cell blocks). This study adds a ridge regression on the landmark geometry. Each is
+fitted on the training split, its hyper-parameter (``C`` or ``alpha``) chosen per attribute on
+the validation split, and reported on the test split.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
-import cv2
-import numpy as np
-import pandas as pd
+from .. import baselines as core
+from ..ratings import AttributeData
 
-from .data import ATTRIBUTES, Paper3Data
+__all__ = ["BASELINES", "run_baselines"]
 
-__all__ = ["BASELINES", "BaselineResult", "baseline_features", "color_histogram", "fit_baseline", "hog",
-           "landmark_geometry", "lbp", "lbp_histogram", "run_baselines"]
-
-
-# --------------------------------------------------------------------------------------------
-# Features
-# --------------------------------------------------------------------------------------------
-
-def _gray(img: np.ndarray) -> np.ndarray:
-    a = np.asarray(img)
-    if a.ndim == 3:
-        a = cv2.cvtColor(np.ascontiguousarray(a.astype(np.uint8)), cv2.COLOR_RGB2GRAY)
-    return a.astype(np.float64)
+#: The paper's baselines (and the landmark one), by the name the notebooks and tables use.
+BASELINES: dict[str, core.Baseline] = {
+    "hist_svr": core.Baseline(core.image_features(core.color_histogram, bins=8), "svr"),
+    "lbp_svr": core.Baseline(core.image_features(core.lbp_histogram, P=24, R=3.0), "svr"),
+    "hog_svr": core.Baseline(core.image_features(core.hog, orientations=8, cell=16, block=3,
+                                                 size=128), "svr"),
+    "landmarks": core.Baseline(core.landmark_features, "ridge"),
+}
 
 
-def color_histogram(img: np.ndarray, bins: int = 8) -> np.ndarray:
-    """Joint RGB histogram with ``bins`` bins per channel, normalised to sum 1 (``bins**3`` values)."""
-    a = np.asarray(img)
-    if a.ndim != 3 or a.shape[2] != 3:
-        raise ValueError(f"color_histogram needs an (H, W, 3) image, got {a.shape}")
-    q = (a.astype(np.int64) * bins) // 256
-    codes = (q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]
-    h = np.bincount(codes.ravel(), minlength=bins ** 3).astype(np.float64)
-    return h / h.sum()
-
-
-def lbp(img: np.ndarray, P: int = 24, R: float = 3.0) -> np.ndarray:
-    """Rotation-invariant uniform LBP codes (scikit-image ``method="uniform"``), 0..P+1.
-
-    Each pixel is compared with ``P`` neighbours on a circle of radius ``R`` (bilinear
-    interpolation, points outside the image read 0); a pattern with at most two 0/1 transitions
-    around the circle gets its number of ones, any other ``P + 1``.
-    """
-    g = _gray(img)
-    if P < 1 or R <= 0:
-        raise ValueError(f"LBP needs P >= 1 and R > 0, got P={P}, R={R}")
-    h, w = g.shape
-    pad = int(np.ceil(R)) + 1
-    gp = np.pad(g, pad, mode="constant")
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    bits = np.empty((P, h, w), bool)
-    for p in range(P):
-        # scikit-image: rr = -R sin(2 pi p / P), cc = R cos(2 pi p / P), rounded to 5 decimals
-        dr = np.round(-R * np.sin(2 * np.pi * p / P), 5)
-        dc = np.round(R * np.cos(2 * np.pi * p / P), 5)
-        r, c = yy + dr + pad, xx + dc + pad
-        r0, c0 = np.floor(r).astype(int), np.floor(c).astype(int)
-        fr, fc = r - r0, c - c0
-        v = (gp[r0, c0] * (1 - fr) * (1 - fc) + gp[r0, c0 + 1] * (1 - fr) * fc
-             + gp[r0 + 1, c0] * fr * (1 - fc) + gp[r0 + 1, c0 + 1] * fr * fc)
-        bits[p] = v >= g - 1e-9  # interpolation round-off must not flip an equal neighbour
-    ones = bits.sum(0)
-    changes = (bits != np.roll(bits, 1, axis=0)).sum(0)
-    return np.where(changes <= 2, ones, P + 1).astype(np.int64)
-
-
-def lbp_histogram(img: np.ndarray, P: int = 24, R: float = 3.0) -> np.ndarray:
-    """Normalised histogram of :func:`lbp` codes (``P + 2`` bins)."""
-    codes = lbp(img, P, R)
-    h = np.bincount(codes.ravel(), minlength=P + 2).astype(np.float64)
-    return h / h.sum()
-
-
-def hog(img: np.ndarray, orientations: int = 8, cell: int = 16, block: int = 3,
-        size: int | None = 128) -> np.ndarray:
-    """Histogram of oriented gradients as scikit-image's ``hog(..., block_norm="L2-Hys")``.
-
-    The gray image (resized to ``size`` x ``size`` first, as [P3] does; None keeps it) gets
-    central-difference gradients (0 on the border rows/columns); each ``cell`` x ``cell`` cell
-    sums the gradient magnitudes into ``orientations`` unsigned-orientation bins (0-180 degrees)
-    and divides by the cell's pixel count; blocks of ``block`` x ``block`` cells (stride one
-    cell) are L2-normalised, clipped at 0.2 and normalised again. Returns the blocks flattened.
-    """
-    g = _gray(img)
-    if size is not None:
-        g = cv2.resize(g, (size, size), interpolation=cv2.INTER_LINEAR)
-    h, w = g.shape
-    ncy, ncx = h // cell, w // cell
-    if ncy < block or ncx < block:
-        raise ValueError(f"image {g.shape} too small for {block}x{block} blocks of {cell}-pixel cells")
-    gy, gx = np.zeros_like(g), np.zeros_like(g)
-    gy[1:-1, :] = g[2:, :] - g[:-2, :]
-    gx[:, 1:-1] = g[:, 2:] - g[:, :-2]
-    mag = np.hypot(gx, gy)
-    ang = np.rad2deg(np.arctan2(gy, gx)) % 180
-    b = np.minimum((ang / (180 / orientations)).astype(int), orientations - 1)
-    b = b[:ncy * cell, :ncx * cell]
-    m = mag[:ncy * cell, :ncx * cell]
-    cells = np.zeros((ncy, ncx, orientations))
-    cy = np.repeat(np.arange(ncy), cell)[:, None].repeat(ncx * cell, 1)
-    cx = np.repeat(np.arange(ncx), cell)[None, :].repeat(ncy * cell, 0)
-    np.add.at(cells, (cy, cx, b), m)
-    cells /= cell * cell
-    eps = 1e-5
-    out = []
-    for y in range(ncy - block + 1):
-        for x in range(ncx - block + 1):
-            v = cells[y:y + block, x:x + block].ravel()
-            v = v / np.sqrt((v ** 2).sum() + eps ** 2)
-            v = np.minimum(v, 0.2)
-            v = v / np.sqrt((v ** 2).sum() + eps ** 2)
-            out.append(v)
-    return np.concatenate(out)
-
-
-# indices of the 68-point scheme's outer eye corners (iBUG 300-W: 36 and 45)
-_EYE_CORNERS = (36, 45)
-
-
-def landmark_geometry(landmarks: np.ndarray) -> np.ndarray:
-    """Pairwise distances of the landmarks divided by the inter-ocular distance.
-
-    ``landmarks`` (N, 68, 2) -> (N, 68 * 67 / 2); rows with unknown landmarks are NaN.
-    """
-    lm = np.asarray(landmarks, float)
-    if lm.ndim != 3 or lm.shape[2] != 2 or lm.shape[1] <= max(_EYE_CORNERS):
-        raise ValueError(f"landmarks must have shape (N, 68, 2), got {lm.shape}")
-    iu = np.triu_indices(lm.shape[1], 1)
-    d = np.linalg.norm(lm[:, :, None, :] - lm[:, None, :, :], axis=-1)[:, iu[0], iu[1]]
-    iod = np.linalg.norm(lm[:, _EYE_CORNERS[0]] - lm[:, _EYE_CORNERS[1]], axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return d / iod[:, None]
-
-
-def _stack(fn: Callable[[np.ndarray], np.ndarray], images: np.ndarray) -> np.ndarray:
-    return np.stack([fn(img) for img in images])
-
-
-#: Feature extractor of each image baseline.
-FEATURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "hist_svr": color_histogram, "lbp_svr": lbp_histogram, "hog_svr": hog}
-BASELINES = ("hist_svr", "lbp_svr", "hog_svr", "landmarks")
-
-
-# --------------------------------------------------------------------------------------------
-# Fitting
-# --------------------------------------------------------------------------------------------
-
-@dataclass
-class BaselineResult:
-    """Test r per attribute of one baseline, with the validation-chosen hyper-parameter."""
-
-    name: str
-    test_r: pd.Series
-    val_r: pd.Series
-    chosen: pd.Series
-    seconds: float
-    n_features: int
-    notes: dict = field(default_factory=dict)
-
-
-def _rbf_kernel(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
-    d = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T
-    return np.exp(-gamma * np.maximum(d, 0))
-
-
-def _pearson(p: np.ndarray, t: np.ndarray) -> float:
-    p, t = p - p.mean(), t - t.mean()
-    den = np.sqrt((p ** 2).sum() * (t ** 2).sum())
-    return float((p * t).sum() / den) if den > 0 else float("nan")
-
-
-def fit_baseline(name: str, features: np.ndarray, ratings: pd.DataFrame, split: np.ndarray, *,
-                 grid: Sequence[float] | None = None, attributes: Sequence[str] | None = None
-                 ) -> BaselineResult:
-    """Fit one baseline per attribute on ``split == "train"``, choose on ``"val"``, score ``"test"``.
-
-    Features are standardised with the training mean/SD. ``name`` ending in ``_svr``: an RBF
-    ``SVR`` (gamma ``"scale"``, i.e. 1 / n_features on standardised features; the kernel is
-    computed once and shared by the attributes) with ``C`` from ``grid`` (default 0.1, 1, 10);
-    otherwise a ridge regression with ``alpha`` from ``grid`` (default 10^-1..10^4). Images with
-    non-finite features are left out.
-    """
-    from sklearn.linear_model import Ridge
-    from sklearn.svm import SVR
-
-    t0 = time.time()
-    attributes = list(attributes or ATTRIBUTES)
-    X = np.asarray(features, float)
-    ok = np.isfinite(X).all(1)
-    tr, va, te = (np.flatnonzero((split == s) & ok) for s in ("train", "val", "test"))
-    if len(tr) < 3 or len(va) < 3 or len(te) < 3:
-        raise ValueError(f"baseline {name!r}: too few images with features "
-                         f"(train {len(tr)}, val {len(va)}, test {len(te)})")
-    mu, sd = X[tr].mean(0), X[tr].std(0)
-    keep = sd > 0
-    Z = (X[:, keep] - mu[keep]) / sd[keep]
-    Y = ratings[attributes].to_numpy(float)
-    svr = name.endswith("_svr")
-    grid = list(grid if grid is not None else ((0.1, 1.0, 10.0) if svr else np.logspace(-1, 4, 6)))
-    val_r = np.full((len(grid), len(attributes)), np.nan)
-    test_r = np.full((len(grid), len(attributes)), np.nan)
-    if svr:
-        gamma = 1.0 / Z.shape[1]
-        k_tr = _rbf_kernel(Z[tr], Z[tr], gamma)
-        k_va = _rbf_kernel(Z[va], Z[tr], gamma)
-        k_te = _rbf_kernel(Z[te], Z[tr], gamma)
-        for a, attr in enumerate(attributes):
-            for g, c in enumerate(grid):
-                m = SVR(kernel="precomputed", C=c).fit(k_tr, Y[tr, a])
-                val_r[g, a] = _pearson(m.predict(k_va), Y[va, a])
-                test_r[g, a] = _pearson(m.predict(k_te), Y[te, a])
-    else:
-        for g, alpha in enumerate(grid):
-            m = Ridge(alpha=alpha).fit(Z[tr], Y[tr])
-            pv, pt = m.predict(Z[va]), m.predict(Z[te])
-            for a in range(len(attributes)):
-                val_r[g, a] = _pearson(pv[:, a], Y[va, a])
-                test_r[g, a] = _pearson(pt[:, a], Y[te, a])
-    best = np.nanargmax(np.where(np.isfinite(val_r), val_r, -np.inf), axis=0)
-    cols = np.arange(len(attributes))
-    return BaselineResult(
-        name=name, test_r=pd.Series(test_r[best, cols], index=attributes, name=name),
-        val_r=pd.Series(val_r[best, cols], index=attributes, name=name),
-        chosen=pd.Series(np.asarray(grid)[best], index=attributes, name="C" if svr else "alpha"),
-        seconds=time.time() - t0, n_features=int(Z.shape[1]),
-        notes={"n_train": len(tr), "n_val": len(va), "n_test": len(te)})
-
-
-def baseline_features(name: str, data: Paper3Data) -> np.ndarray:
-    """The feature matrix of baseline ``name`` for every image of ``data``."""
-    if name == "landmarks":
-        return landmark_geometry(data.landmarks)
-    if name not in FEATURES:
-        raise ValueError(f"unknown baseline {name!r}; choose from {BASELINES}")
-    return _stack(FEATURES[name], data.images)
-
-
-def run_baselines(data: Paper3Data, names: Sequence[str] = BASELINES) -> dict[str, BaselineResult]:
-    """Fit each baseline of ``names`` on ``data`` (see :func:`fit_baseline`)."""
+def run_baselines(data: AttributeData, names: Sequence[str] = tuple(BASELINES)
+                  ) -> dict[str, core.BaselineResult]:
+    """Fit each of the baselines ``names`` (keys of :data:`BASELINES`) on ``data``
+    (:func:`facexai.baselines.run_baselines`)."""
     bad = [n for n in names if n not in BASELINES]
     if bad:
-        raise ValueError(f"baselines: unknown {bad}; choose from {BASELINES}")
-    out = {}
-    for name in names:
-        t0 = time.time()
-        feats = baseline_features(name, data)
-        res = fit_baseline(name, feats, data.ratings, data.split)
-        res.notes["feature_seconds"] = res.seconds
-        res.seconds = time.time() - t0
-        out[name] = res
-    return out
+        raise ValueError(f"baselines: unknown {bad}; choose from {tuple(BASELINES)}")
+    return core.run_baselines(data, {n: BASELINES[n] for n in names})

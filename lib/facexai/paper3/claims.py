@@ -1,391 +1,293 @@
-"""Paper 3's "Claims" table and "Deviations" list, generated from what the chapter recorded.
+"""Paper 3's claims, registered with :mod:`facexai.claims`.
 
-The chapter's summary page runs after the section notebooks (``execute_after`` in its front
-matter) and reads their recorded results (:func:`facexai.run.results_of`). Every claim is a
-function of those results: it states what the paper says, what this study measured, on which data,
-and a status decided by a stated rule. A result that is missing (a notebook not run, a name not
-recorded) makes its claim ``"not tested"`` and names what is missing; it never stops the page.
+Each claim is the paper's sentence, the recorded results it needs (constants of
+:mod:`facexai.paper3.results`, the names the section notebooks record), and a rule: a function of
+those results whose thresholds are parameters (``r_margin``, ``min_share``, ...; the Claims page
+passes its parameter cell's values). ``facexai.claims.claims_table("paper3", results)`` is the
+chapter's table; a result that a section did not record makes its claim "not tested" and names it.
 
-* :func:`gather` - the results of several notebooks, with the missing ones listed;
-* :func:`table` - a recorded table (``{"table": [...]}``) as a DataFrame;
-* :func:`claims_table` - the claims, one row each;
-* :func:`deviations` - the bullet list under each notebook's "Deviations" heading, so that the
-  chapter's list is the notebooks' own and cannot drift from them.
+The paper's own numbers come from the ``comparison`` table that ``paper3_predictive`` records
+(columns :data:`facexai.paper3.metrics.COMPARISON_COLUMNS`, looked up by exact name); when a claim
+is not tested, its "the paper" column shows the paper's table (:func:`.metrics.paper_table`).
 """
 from __future__ import annotations
 
-import re
-from pathlib import Path
-from typing import Any, Callable
+from functools import lru_cache
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-#: Statuses a claim can have.
-STATUSES: tuple[str, ...] = ("holds", "partly holds", "does not hold", "not tested")
+from ..claims import (MissingResult, Verdict, columns, number, register_claim, share_status,
+                      table)
+from . import results as R
+from .metrics import BASELINE_NAMES, PAPER_COLUMNS, paper_table
+
+PAPER = "paper3"
+#: The notebooks whose results the claims read, in the chapter's order.
+SECTIONS: tuple[str, ...] = R.SECTIONS
+#: Mean test r of the paper's SVR baselines (the code's colour-histogram, LBP and HOG models).
+SVR_BASELINES: tuple[str, ...] = tuple(b for b in BASELINE_NAMES if b.endswith("_svr"))
+LANDMARKS = R.MEAN_R.part("landmarks")
+
+__all__ = ["PAPER", "SECTIONS", "SVR_BASELINES", "data_kind"]
 
 
-def gather(notebooks, reader: Callable[[str], dict] | None = None) -> tuple[dict, list[str]]:
-    """``({notebook: results}, [missing notebooks])`` for the chapter's notebooks.
-
-    ``reader`` defaults to :func:`facexai.run.results_of` (this build's profile); a notebook whose
-    record is missing maps to ``{}`` and is listed.
-    """
-    if reader is None:
-        from ..run import results_of as reader
-    out, missing = {}, []
-    for name in notebooks:
-        try:
-            out[name] = reader(name)
-        except FileNotFoundError:
-            out[name] = {}
-            missing.append(name)
-    return out, missing
+def data_kind(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """Which data the sections ran on, as they recorded it (``"synthetic twin"``, ...)."""
+    kinds = {r.get("data") for r in results.values() if r and r.get("data")}
+    return " / ".join(sorted(kinds)) if kinds else "unknown (no section recorded it)"
 
 
-def table(value: Any) -> pd.DataFrame | None:
-    """A recorded table result as a DataFrame (None for a missing or non-table value)."""
-    if isinstance(value, dict) and isinstance(value.get("table"), list):
-        frame = pd.DataFrame(value["table"])
-        # a table recorded from a frame with a plain range index carries it as "index"
-        plain = "index" in frame.columns and \
-            (frame["index"].to_numpy() == np.arange(len(frame))).all()
-        return frame.drop(columns=["index"]) if plain else frame
-    return None
-
-
-class _Needs:
-    """Look results up, remembering which were missing."""
-
-    def __init__(self, results: dict):
-        self.results = results
-        self.missing: list[str] = []
-
-    def __call__(self, notebook: str, name: str, default=None):
-        record = self.results.get(notebook) or {}
-        value = record.get(name)
-        if value is None:
-            what = f"{notebook}.{name}" if record else f"{notebook} (no run record)"
-            if what not in self.missing:
-                self.missing.append(what)
-            return default
-        return value
-
-
-def _column(frame: pd.DataFrame | None, *words: str, exclude=("aug",)) -> str | None:
-    """The first column of ``frame`` whose lower-case name contains every word and none of
-    ``exclude`` (unless asked for), or None."""
+def _comparison(values) -> pd.DataFrame:
+    frame = table(values.get(R.COMPARISON))
     if frame is None:
-        return None
-    exclude = [e for e in exclude if e not in words]
-    for col in frame.columns:
-        name = str(col).lower()
-        if all(w in name for w in words) and not any(e in name for e in exclude):
-            return col
-    return None
+        raise MissingResult(f"{R.COMPARISON.qualified} (not a recorded table)")
+    return frame
 
 
-def _numbers(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
-    return frame[list(cols)].apply(pd.to_numeric, errors="coerce").dropna()
+def _pairs(frame: pd.DataFrame, *names: str) -> pd.DataFrame:
+    """Columns of the comparison table as numbers, rows where any is missing dropped."""
+    return columns(frame, R.COMPARISON, *names)
 
 
-def _row(claim: str, paper: str, measured: str, data: str, status: str, missing=()) -> dict:
-    if missing:
-        status = "not tested"
-        measured = (measured + "; " if measured else "") + "missing: " + ", ".join(missing)
-    return {"claim": claim, "the paper": paper, "this study": measured, "data": data,
-            "status": status}
+def _paper_mean(key: str, frame: pd.DataFrame | None = None) -> float:
+    """The mean over attributes of the paper's column ``key`` (a key of :data:`PAPER_COLUMNS`),
+    from the recorded comparison when given, else from the paper's shipped table."""
+    if frame is not None:
+        return float(_pairs(frame, PAPER_COLUMNS[key]).iloc[:, 0].mean())
+    return _table_means()[key]
 
 
-def _fmt(x, digits=2) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else \
-        f"{x:.{digits}f}"
+@lru_cache(maxsize=1)
+def _table_means() -> dict[str, float]:
+    """Column means of the paper's shipped table (read once)."""
+    means = paper_table()[list(PAPER_COLUMNS)].mean()
+    return {k: float(v) for k, v in means.items()}
 
 
-def claims_table(results: dict, *, data: str, r_margin: float = 0.1,
-                 min_share: float = 0.5) -> pd.DataFrame:
-    """The chapter's claims, one row each: claim, the paper's number, this study's, data, status.
+def _ttest(frame: pd.DataFrame, a: str, b: str) -> str:
+    """The paper's independent-samples t-test of two of its columns (as the paper reports it)."""
+    from scipy.stats import ttest_ind
 
-    Parameters
-    ----------
-    results : dict
-        ``{notebook: results}`` (:func:`gather`) of ``paper3_predictive``,
-        ``paper3_explanations``, ``paper3_manifolds`` and ``paper3_bias``.
-    data : str
-        Which data the numbers come from (``"synthetic twin"`` or ``"real database"``).
-    r_margin : float
-        Predictive power "holds" when this study's mean test r is at least the paper's mean VGG16
-        r minus ``r_margin``, "partly holds" when it is positive but lower.
-    min_share : float
-        A claim about "the attributes" holds when it is true for at least this share of them,
-        partly when for some.
-    """
-    need = _Needs(results)
-    rows = []
-    P = "paper3_predictive"
-    comparison = table(results.get(P, {}).get("comparison"))
-
-    def paper_mean(*words):
-        """Mean of the paper's column whose name has ``words`` (None, and noted, if absent)."""
-        col = _column(comparison, "paper", *words)
-        if col is None:
-            what = (f"{P}.comparison (the paper's {' '.join(words)} column)" if results.get(P)
-                    else f"{P} (no run record)")
-            if what not in need.missing:
-                need.missing.append(what)
-            return None
-        return float(pd.to_numeric(comparison[col], errors="coerce").mean())
-
-    def part(k, n):
-        return "holds" if k >= min_share * n and n else "partly holds" if k else "does not hold"
-
-    # 1. predictive power
-    need.missing = []
-    r_vgg = need(P, "mean_r_vgg16")
-    paper_vgg = paper_mean("vgg16")
-    status = "not tested"
-    if r_vgg is not None and paper_vgg is not None:
-        status = "holds" if r_vgg >= paper_vgg - r_margin else \
-            "partly holds" if r_vgg > 0 else "does not hold"
-    rows.append(_row("VGG16 predicts the 40 attribute ratings (test Pearson r per attribute)",
-                     f"mean r {_fmt(paper_vgg)} (VGG16 column)",
-                     f"mean test r {_fmt(r_vgg)} over 40 attributes "
-                     f"(holds if >= paper - {r_margin})", data, status, need.missing))
-
-    # 2. predictions vs human consistency
-    need.missing = []
-    ceiling = need(P, "mean_noise_ceiling")
-    paper_human = paper_mean("human")
-    pv, ph = _column(comparison, "paper", "vgg16"), _column(comparison, "paper", "human")
-    paper_above = paper_t = None
-    if pv and ph:
-        from scipy.stats import ttest_ind
-
-        pp = _numbers(comparison, pv, ph)
-        paper_above = f"{int((pp[pv] > pp[ph]).sum())} of {len(pp)}"
-        t, p = ttest_ind(pp[ph], pp[pv])
-        paper_t = f"t = {t:.2f}, p = {p:.2g}"
-    ours = next((c for c in comparison.columns if "vgg16" in str(c).lower()
-                 and "paper" not in str(c).lower() and "aug" not in str(c).lower()), None) \
-        if comparison is not None else None
-    ceil = _column(comparison, "ceiling")
-    above = n_attr = None
-    if ours and ceil:
-        pair = _numbers(comparison, ours, ceil)
-        above, n_attr = int((pair[ours] > pair[ceil]).sum()), len(pair)
-    elif results.get(P):
-        need.missing.append(f"{P}.comparison (this study's VGG16 r and noise ceiling columns)")
-    rows.append(_row("VGG16 exceeds human consistency (the paper's Human column) on most "
-                     "attributes",
-                     f"VGG16 above Human for {paper_above or 'n/a'} attributes (mean Human "
-                     f"{_fmt(paper_human)}; {paper_t or 'n/a'})",
-                     f"test r above the noise ceiling for {above if above is not None else 'n/a'} of "
-                     f"{n_attr if n_attr is not None else 'n/a'} attributes (mean "
-                     f"ceiling {_fmt(ceiling)}); a model cannot truly exceed the ceiling, so "
-                     "this measures how much the ceiling or the test set limits r",
-                     data, "not tested" if above is None else
-                     ("holds" if above >= min_share * n_attr else
-                      "partly holds" if above else "does not hold"), need.missing))
-
-    need.missing = []
-    rho = need(P, "r_ceiling_spearman")
-    paper_rho = need(P, "paper_r_human_spearman")
-    rows.append(_row("Attributes people agree on are predicted better",
-                     f"Spearman {_fmt(paper_rho)} over attributes between VGG16 and Human "
-                     "columns",
-                     f"Spearman {_fmt(rho)} between test r and noise ceiling (holds if >= 0.5)",
-                     data, "not tested" if rho is None else
-                     "holds" if rho >= 0.5 else "partly holds" if rho > 0 else "does not hold",
-                     need.missing))
-
-    # 3. baselines
-    need.missing = []
-    base = {k: need(P, f"mean_r_{k}") for k in ("hist_svr", "lbp_svr", "hog_svr")}
-    landmarks = need(P, "mean_r_landmarks")
-    known = {k: v for k, v in base.items() if v is not None}
-    best = max(known, key=known.get) if known else None
-    paper_geo = paper_mean("geo")
-    pg = _column(comparison, "paper", "geo")
-    paper_geo_t = None
-    if pv and pg:
-        from scipy.stats import ttest_ind
-
-        pp = _numbers(comparison, pg, pv)
-        t, p = ttest_ind(pp[pg], pp[pv])
-        paper_geo_t = f"t = {t:.2f}, p = {p:.2g}"
-    status = "not tested"
-    if r_vgg is not None and best is not None:
-        # the paper's baseline is the code's SVR on image features; a landmark-geometry model
-        # that beats VGG16 makes the claim only partly true
-        status = ("does not hold" if r_vgg <= known[best] else
-                  "partly holds" if landmarks is not None and landmarks >= r_vgg else "holds")
-    rows.append(_row("VGG16 beats the geometric-feature baseline",
-                     f"mean r {_fmt(paper_vgg)} vs {_fmt(paper_geo)} ({paper_geo_t or 'n/a'})",
-                     f"mean test r {_fmt(r_vgg)} vs best SVR baseline "
-                     f"{best or 'n/a'} {_fmt(known.get(best) if best else None)}; landmark "
-                     f"geometry {_fmt(landmarks)}", data, status,
-                     [] if known and r_vgg is not None else need.missing))
-
-    # 4. augmentation, ViT
-    need.missing = []
-    aug_keys = [k for k in results.get(P, {}) if "aug" in k.lower() and k.startswith("mean_r")]
-    paper_aug = paper_mean("aug")
-    if aug_keys:
-        with_aug = r_vgg
-        without = results[P][aug_keys[0]]
-        rows.append(_row("Augmentation (flips, 10° rotation) improves VGG16",
-                         f"mean r {_fmt(paper_aug)} with vs {_fmt(paper_vgg)} without",
-                         f"mean test r {_fmt(with_aug)} with vs {_fmt(without)} "
-                         f"({aug_keys[0]})", data,
-                         "holds" if with_aug is not None and with_aug > without else
-                         "does not hold", []))
-    else:
-        rows.append(_row("Augmentation (flips, 10° rotation) improves VGG16",
-                         f"mean r {_fmt(paper_aug)} with vs {_fmt(paper_vgg)} without",
-                         "not trained without augmentation here", data, "not tested"))
-    rows.append(_row("ViT-B/16 is on par with or above VGG16",
-                     f"mean r {_fmt(paper_mean('vit'))}",
-                     "no ViT is trained in this study (no pretrained weights offline, CPU budget)",
-                     data, "not tested"))
-
-    # 5. Grad-CAM
-    need.missing = []
-    E = "paper3_explanations"
-    k_primary = need(E, "gradcam_above_chance_primary")
-    k_driving = need(E, "gradcam_above_chance_driving")
-    n_e = need(E, "n_attributes")
-    mass, chance = need(E, "gradcam_mass_primary"), need(E, "gradcam_chance_primary")
-    profile_r = need(E, "gradcam_profile_r")
-    status = part(k_primary, n_e) if None not in (k_primary, n_e) else "not tested"
-    rows.append(_row("Grad-CAM highlights the facial regions relevant to an attribute",
-                     "shown on one face of one attribute (happy); not measured",
-                     f"Grad-CAM beats chance on the primary driving regions for {k_primary} of "
-                     f"{n_e} attributes (on all driving regions: {k_driving}); mean mass "
-                     f"{_fmt(mass)} vs chance {_fmt(chance)}, region-profile r "
-                     f"{_fmt(profile_r)}", data, status, need.missing))
-
-    # 6. manifolds
-    need.missing = []
-    M = "paper3_manifolds"
-    n_struct = need(M, "n_pairs_structure_features")
-    n_none = need(M, "n_pairs_none_features")
-    n_emb = need(M, "n_tsne_umap_structure")
-    n_shown = need(M, "n_pairs_shown")
-    status = "not tested"
-    if None not in (n_struct, n_none):
-        status = "holds" if n_struct and n_none else "partly holds" if n_struct or n_none \
-            else "does not hold"
-    rows.append(_row("t-SNE / UMAP of the predicted attributes show cluster structure for some "
-                     "attributes and not for others",
-                     "read off the pictures, on in-sample predictions",
-                     f"held-out: label separated ('structure') for {n_struct} of 20 pairs, "
-                     f"none for {n_none}; t-SNE or UMAP keeps it for {n_emb} of {n_shown} pairs "
-                     "embedded", data, status, need.missing))
-
-    # 7. bias
-    need.missing = []
-    B = "paper3_bias"
-    n_gaps, n_tests = need(B, "n_gaps"), need(B, "n_tests")
-    where, gap = need(B, "largest_r_gap_where"), need(B, "largest_r_gap")
-    variables = need(B, "variables")
-    rows.append(_row("Such models raise bias and ethics concerns (accuracy may differ between "
-                     "groups of people)",
-                     "discussed, not measured",
-                     f"{n_gaps} of {n_tests} attribute-variable tests ({variables}) show a gap at "
-                     f"FDR 0.05 (no gap found is not evidence of none at this test size); "
-                     f"largest r gap {_fmt(gap)} ({where})", data,
-                     "not tested" if n_gaps is None else
-                     "holds" if n_gaps > 0 else "does not hold", need.missing))
-    return pd.DataFrame(rows)
+    pair = _pairs(frame, PAPER_COLUMNS[a], PAPER_COLUMNS[b])
+    t, p = ttest_ind(pair[PAPER_COLUMNS[a]], pair[PAPER_COLUMNS[b]])
+    return f"t = {t:.2f}, p = {p:.2g}"
 
 
-# ---------------------------------------------------------------------------------------------
-# Deviations
-# ---------------------------------------------------------------------------------------------
-
-_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_ROLE = re.compile(r"\{[\w:.-]+\}`([^`<]*?)(?:\s*<([^>]*)>)?`")
-
-
-def plain_roles(text: str) -> str:
-    """MyST roles as plain text (``{cite:t}`xiao2024``` -> ``xiao2024``), for text shown in a
-    notebook's Markdown output, which is rendered as CommonMark without roles."""
-    return _ROLE.sub(lambda m: m.group(1).strip() or (m.group(2) or ""), text)
+def _control_table(ceiling: float) -> pd.DataFrame:
+    """A four-attribute comparison table for the claims' controls: this study's r equals the
+    paper's VGG16 r (0.55-0.70), the noise ceiling is ``ceiling`` everywhere."""
+    r = np.array([0.55, 0.6, 0.65, 0.7])
+    return pd.DataFrame({"attribute": list("abcd"), "paper_human": r - 0.1,
+                         "paper_geometric": r - 0.05, "paper_vgg16": r, "paper_vgg16_aug": r + 0.03,
+                         "paper_vit": r + 0.04, "vgg16": r, "noise_ceiling": np.full(4, ceiling)})
 
 
-def deviations(path: Path | str, heading: str = "deviations", strip_roles: bool = True
-               ) -> list[str]:
-    """The bullet items of the section of a MyST notebook whose heading contains ``heading``.
-
-    Items are returned as one string each (continuation lines joined; MyST roles made plain text
-    unless ``strip_roles`` is False); an empty list when the file or the section is missing. Code
-    cells are skipped.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return []
-    items, inside, level, in_code = [], False, 0, False
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-            continue
-        if in_code:
-            continue
-        m = _HEADING.match(line)
-        if m:
-            if inside and len(m.group(1)) <= level:
-                break
-            if heading in m.group(2).lower():
-                inside, level = True, len(m.group(1))
-            continue
-        if not inside:
-            continue
-        if line.startswith(("* ", "- ")):
-            items.append(line[2:].strip())
-        elif line.startswith("  ") and items and line.strip():
-            items[-1] += " " + line.strip()
-    return [plain_roles(i) for i in items] if strip_roles else items
+_SHARE_RULE = ("holds if true for at least {min_share:.0%} of the attributes, partly holds if for "
+               "some, otherwise does not hold")
 
 
-# ---------------------------------------------------------------------------------------------
-# The chapter's overview figure
-# ---------------------------------------------------------------------------------------------
+@register_claim(
+    "paper3.predictive_power", paper=PAPER,
+    text="VGG16 predicts the 40 attribute ratings (test Pearson r per attribute)",
+    needs=(R.MEAN_R_VGG16, R.COMPARISON), params={"r_margin": 0.1},
+    rule_text="holds if this study's mean test r is at least the paper's mean VGG16 r minus "
+              "{r_margin}; partly holds if it is lower but above 0; otherwise does not hold",
+    reported=f"mean r {_paper_mean('vgg16'):.2f} (VGG16 column)",
+    controls={"holds": {R.MEAN_R_VGG16: 0.6, R.COMPARISON: _control_table(0.5)},
+              "does not hold": {R.MEAN_R_VGG16: -0.05, R.COMPARISON: _control_table(0.5)}})
+def predictive_power(v, p) -> Verdict:
+    comparison = _comparison(v)
+    r, paper = v[R.MEAN_R_VGG16], _paper_mean("vgg16", comparison)
+    status = "holds" if r >= paper - p["r_margin"] else "partly holds" if r > 0 else \
+        "does not hold"
+    return Verdict(status, f"mean test r {number(r)} over {len(comparison)} attributes",
+                   f"mean r {number(paper)} (VGG16 column)")
 
-def comparison_figure(comparison: pd.DataFrame | None):
-    """Per attribute, the paper's VGG16 r (x) against this study's test r (y), with the identity.
 
-    ``comparison`` is the ``comparison`` table of ``paper3_predictive`` (:func:`table`): columns
-    ``attribute``, ``paper_vgg16``, ``paper_human``, ``vgg16`` and ``noise_ceiling``. Each attribute
-    is one dot of this study's r, coloured by its noise ceiling, and one grey cross of the paper's
-    Human column; the extreme attributes are labelled. With no table, a figure that says so.
-    """
-    import matplotlib.pyplot as plt
+@register_claim(
+    "paper3.human_consistency", paper=PAPER,
+    text="VGG16 exceeds human consistency (the paper's Human column) on most attributes",
+    needs=(R.COMPARISON, R.MEAN_NOISE_CEILING), params={"min_share": 0.5},
+    rule_text="test r above the noise ceiling: " + _SHARE_RULE,
+    reported="VGG16 above Human in the paper's table",
+    controls={"holds": {R.COMPARISON: _control_table(0.5), R.MEAN_NOISE_CEILING: 0.5},
+              "does not hold": {R.COMPARISON: _control_table(0.9), R.MEAN_NOISE_CEILING: 0.9}})
+def human_consistency(v, p) -> Verdict:
+    comparison = _comparison(v)
+    paper_human = _paper_mean("human", comparison)
+    pp = _pairs(comparison, PAPER_COLUMNS["vgg16"], PAPER_COLUMNS["human"])
+    paper_above = (pp[PAPER_COLUMNS["vgg16"]] > pp[PAPER_COLUMNS["human"]]).sum()
+    ours = _pairs(comparison, "vgg16", "noise_ceiling")
+    if ours.empty:
+        raise MissingResult(f"{R.COMPARISON.qualified}: no attribute with both this study's r and "
+                            "a noise ceiling")
+    above, n = int((ours["vgg16"] > ours["noise_ceiling"]).sum()), len(ours)
+    return Verdict(
+        share_status(above, n, p["min_share"]),
+        f"test r above the noise ceiling for {above} of {n} attributes (mean ceiling "
+        f"{number(v[R.MEAN_NOISE_CEILING])}); a model cannot truly exceed the ceiling, so this "
+        "measures how much the ceiling or the test set limits r",
+        f"VGG16 above Human for {paper_above} of {len(pp)} attributes (mean Human "
+        f"{number(paper_human)}; {_ttest(comparison, 'human', 'vgg16')})")
 
-    fig, ax = plt.subplots(figsize=(5.6, 4.8))
-    needed = {"attribute", "paper_vgg16", "paper_human", "vgg16", "noise_ceiling"}
-    if comparison is None or not needed <= set(comparison.columns):
-        ax.text(0.5, 0.5, "paper3_predictive recorded no comparison table", ha="center",
-                va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
-    c = comparison.copy()
-    for col in needed - {"attribute"}:
-        c[col] = pd.to_numeric(c[col], errors="coerce")
-    ax.plot([-0.2, 1], [-0.2, 1], color="0.6", lw=1, ls="--", zorder=0)
-    ax.scatter(c["paper_vgg16"], c["paper_human"], marker="x", color="0.55", s=18,
-               label="paper: Human column")
-    dots = ax.scatter(c["paper_vgg16"], c["vgg16"], c=c["noise_ceiling"], cmap="viridis",
-                      vmin=0, vmax=1, s=28, edgecolor="k", linewidth=0.4,
-                      label="this study: test r")
-    fig.colorbar(dots, ax=ax, label="noise ceiling of the ratings (this study)")
-    gap = (c["vgg16"] - c["paper_vgg16"]).abs()
-    for _, row in c.loc[gap.nlargest(3).index.union(gap.nsmallest(2).index)].iterrows():
-        ax.annotate(row["attribute"], (row["paper_vgg16"], row["vgg16"]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("paper: VGG16 test r (real photographs)")
-    ax.set_ylabel("r")
-    ax.set_xlim(-0.2, 1)
-    ax.set_ylim(-0.2, 1)
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
-    fig.tight_layout()
-    return fig
+
+@register_claim(
+    "paper3.agreement_predictability", paper=PAPER,
+    text="Attributes people agree on are predicted better",
+    needs=(R.R_CEILING_SPEARMAN, R.PAPER_R_HUMAN_SPEARMAN), params={"min_rho": 0.5},
+    rule_text="holds if the Spearman correlation over attributes of test r and noise ceiling is at "
+              "least {min_rho}; partly holds if it is above 0; otherwise does not hold",
+    by_construction="on the synthetic twin, SynthFace sets each attribute's rating slopes from "
+                    "its target reliability, so predictability follows agreement by design",
+    reported="Spearman over attributes between VGG16 and Human columns",
+    controls={"holds": {R.R_CEILING_SPEARMAN: 0.7, R.PAPER_R_HUMAN_SPEARMAN: 0.6},
+              "does not hold": {R.R_CEILING_SPEARMAN: -0.2, R.PAPER_R_HUMAN_SPEARMAN: 0.6}})
+def agreement_predictability(v, p) -> Verdict:
+    rho = v[R.R_CEILING_SPEARMAN]
+    status = "holds" if rho >= p["min_rho"] else "partly holds" if rho > 0 else "does not hold"
+    return Verdict(status, f"Spearman {number(rho)} between test r and noise ceiling",
+                   f"Spearman {number(v[R.PAPER_R_HUMAN_SPEARMAN])} over attributes between VGG16 "
+                   "and Human columns")
+
+
+_SVR_CONTROL = {R.MEAN_R.part(b): r for b, r in zip(SVR_BASELINES, (0.2, 0.25, 0.3))}
+
+
+@register_claim(
+    "paper3.geometric_baseline", paper=PAPER,
+    text="VGG16 beats the geometric-feature baseline",
+    needs=(R.MEAN_R_VGG16, *(R.MEAN_R.part(b) for b in SVR_BASELINES)),
+    uses=(LANDMARKS, R.COMPARISON), params={"min_lead": 0.0},
+    rule_text="holds if this study's mean VGG16 r exceeds the best SVR baseline of the paper's code "
+              "and the landmark-geometry model by more than {min_lead}; partly holds if it beats "
+              "the SVRs but not the landmarks; otherwise does not hold",
+    reported=f"mean r {_paper_mean('vgg16'):.2f} vs {_paper_mean('geometric'):.2f}",
+    controls={"holds": {R.MEAN_R_VGG16: 0.5, **_SVR_CONTROL, LANDMARKS: 0.35},
+              "does not hold": {R.MEAN_R_VGG16: 0.2, **_SVR_CONTROL}})
+def geometric_baseline(v, p) -> Verdict:
+    r = v[R.MEAN_R_VGG16]
+    known = {b: float(v[R.MEAN_R.part(b)]) for b in SVR_BASELINES
+             if np.isfinite(float(v[R.MEAN_R.part(b)]))}
+    if not known:
+        raise MissingResult("a finite mean r of an SVR baseline "
+                            f"({', '.join(R.MEAN_R.part(b).qualified for b in SVR_BASELINES)})")
+    best = max(known, key=known.get)
+    landmarks = v.get(LANDMARKS)
+    status = ("does not hold" if not r > known[best] + p["min_lead"] else
+              "partly holds" if landmarks is not None and np.isfinite(landmarks)
+              and not r > landmarks + p["min_lead"] else "holds")
+    frame = table(v.get(R.COMPARISON))
+    paper = ""
+    if frame is not None and {PAPER_COLUMNS["vgg16"], PAPER_COLUMNS["geometric"]} <= set(frame):
+        paper = (f"mean r {number(_paper_mean('vgg16', frame))} vs "
+                 f"{number(_paper_mean('geometric', frame))} ({_ttest(frame, 'geometric', 'vgg16')})")
+    return Verdict(status, f"mean test r {number(r)} vs best SVR baseline {best} "
+                           f"{number(known[best])}; landmark geometry {number(landmarks)}", paper)
+
+
+@register_claim(
+    "paper3.augmentation", paper=PAPER,
+    text="Augmentation (flips, 10° rotation) improves VGG16",
+    needs=(R.MEAN_R_VGG16, R.MEAN_R_VGG16_NO_AUG), params={"min_gain": 0.0},
+    rule_text="holds if the mean test r with augmentation exceeds the one without by more than "
+              "{min_gain}; otherwise does not hold",
+    reported=f"mean r {_paper_mean('vgg16_aug'):.2f} with vs {_paper_mean('vgg16'):.2f} without",
+    not_measured="not trained without augmentation here",
+    controls={"holds": {R.MEAN_R_VGG16: 0.5, R.MEAN_R_VGG16_NO_AUG: 0.45},
+              "does not hold": {R.MEAN_R_VGG16: 0.4, R.MEAN_R_VGG16_NO_AUG: 0.45}})
+def augmentation(v, p) -> Verdict:
+    with_aug, without = v[R.MEAN_R_VGG16], v[R.MEAN_R_VGG16_NO_AUG]
+    return Verdict("holds" if with_aug > without + p["min_gain"] else "does not hold",
+                   f"mean test r {number(with_aug)} with vs {number(without)} without")
+
+
+@register_claim(
+    "paper3.vit", paper=PAPER, text="ViT-B/16 is on par with or above VGG16",
+    needs=(R.MEAN_R_VIT, R.MEAN_R_VGG16), params={"tolerance": 0.02},
+    rule_text="holds if the ViT's mean test r is at least the VGG16's minus {tolerance}; "
+              "otherwise does not hold",
+    reported=f"mean r {_paper_mean('vit'):.2f}",
+    not_measured="no ViT is trained in this study (no pretrained weights offline, CPU budget)",
+    controls={"holds": {R.MEAN_R_VIT: 0.5, R.MEAN_R_VGG16: 0.5},
+              "does not hold": {R.MEAN_R_VIT: 0.3, R.MEAN_R_VGG16: 0.5}})
+def vit(v, p) -> Verdict:
+    r_vit, r_vgg = v[R.MEAN_R_VIT], v[R.MEAN_R_VGG16]
+    return Verdict("holds" if r_vit >= r_vgg - p["tolerance"] else "does not hold",
+                   f"mean test r {number(r_vit)} (ViT) vs {number(r_vgg)} (VGG16)")
+
+
+_ABOVE = R.GRADCAM_ABOVE_CHANCE
+_GRADCAM_CONTROL = {_ABOVE.part("driving"): 7, R.N_ATTRIBUTES: 8, R.GRADCAM_MASS.part("primary"): 0.3,
+                    R.GRADCAM_CHANCE.part("primary"): 0.15, R.GRADCAM_PROFILE_R: 0.4}
+
+
+@register_claim(
+    "paper3.gradcam_regions", paper=PAPER,
+    text="Grad-CAM highlights the facial regions relevant to an attribute",
+    needs=(_ABOVE.part("primary"), _ABOVE.part("driving"), R.N_ATTRIBUTES,
+           R.GRADCAM_MASS.part("primary"), R.GRADCAM_CHANCE.part("primary"), R.GRADCAM_PROFILE_R),
+    params={"min_share": 0.5},
+    rule_text="Grad-CAM above chance on the primary driving regions: " + _SHARE_RULE,
+    reported="shown on one face of one attribute (happy); not measured",
+    controls={"holds": {**_GRADCAM_CONTROL, _ABOVE.part("primary"): 6},
+              "does not hold": {**_GRADCAM_CONTROL, _ABOVE.part("primary"): 0}})
+def gradcam_regions(v, p) -> Verdict:
+    k, n = v[_ABOVE.part("primary")], v[R.N_ATTRIBUTES]
+    return Verdict(
+        share_status(k, n, p["min_share"]),
+        f"Grad-CAM beats chance on the primary driving regions for {k} of {n} attributes (on all "
+        f"driving regions: {v[_ABOVE.part('driving')]}); mean mass "
+        f"{number(v[R.GRADCAM_MASS.part('primary')])} vs chance "
+        f"{number(v[R.GRADCAM_CHANCE.part('primary')])}, region-profile r "
+        f"{number(v[R.GRADCAM_PROFILE_R])}")
+
+
+@register_claim(
+    "paper3.manifold_structure", paper=PAPER,
+    text="t-SNE / UMAP of the predicted attributes show cluster structure for some attributes "
+         "and not for others",
+    needs=(R.N_PAIRS_STRUCTURE_FEATURES, R.N_PAIRS_NONE_FEATURES, R.N_TSNE_UMAP_STRUCTURE,
+           R.N_PAIRS_SHOWN), uses=(R.ALL_PAIRS,), params={"min_pairs": 1},
+    rule_text="holds if the held-out verdict is 'structure' for at least {min_pairs:.0f} antonym "
+              "pairs and 'none' for at least {min_pairs:.0f}; partly holds if only one of the "
+              "two; otherwise does not hold",
+    reported="read off the pictures, on in-sample predictions",
+    controls={"holds": {R.N_PAIRS_STRUCTURE_FEATURES: 12, R.N_PAIRS_NONE_FEATURES: 5,
+                        R.N_TSNE_UMAP_STRUCTURE: 4, R.N_PAIRS_SHOWN: 6},
+              "does not hold": {R.N_PAIRS_STRUCTURE_FEATURES: 0, R.N_PAIRS_NONE_FEATURES: 0,
+                                R.N_TSNE_UMAP_STRUCTURE: 0, R.N_PAIRS_SHOWN: 6}})
+def manifold_structure(v, p) -> Verdict:
+    n_struct, n_none = v[R.N_PAIRS_STRUCTURE_FEATURES], v[R.N_PAIRS_NONE_FEATURES]
+    some, others = n_struct >= p["min_pairs"], n_none >= p["min_pairs"]
+    status = "holds" if some and others else "partly holds" if some or others else "does not hold"
+    pairs = table(v.get(R.ALL_PAIRS))
+    of = f" of {len(pairs)} pairs" if pairs is not None else " pairs"
+    return Verdict(status, f"held-out: label separated ('structure') for {n_struct}{of}, none "
+                           f"for {n_none}; t-SNE or UMAP keeps it for "
+                           f"{v[R.N_TSNE_UMAP_STRUCTURE]} of {v[R.N_PAIRS_SHOWN]} pairs embedded")
+
+
+_BIAS_CONTROL = {R.N_TESTS: 120, R.LARGEST_R_GAP_WHERE: "happy by sex (female vs male)",
+                 R.LARGEST_R_GAP: 0.2, R.VARIABLES: "sex"}
+
+
+@register_claim(
+    "paper3.group_bias", paper=PAPER,
+    text="Such models raise bias and ethics concerns (accuracy may differ between groups of "
+         "people)",
+    needs=(R.N_GAPS, R.N_TESTS, R.LARGEST_R_GAP_WHERE, R.LARGEST_R_GAP, R.VARIABLES),
+    uses=(R.FDR_ALPHA,), params={"min_gaps": 1},
+    rule_text="holds if at least {min_gaps:.0f} group gap survives the false-discovery "
+              "correction; otherwise does not hold (no gap found is not evidence of none)",
+    reported="discussed, not measured",
+    controls={"holds": {**_BIAS_CONTROL, R.N_GAPS: 3}, "does not hold": {**_BIAS_CONTROL, R.N_GAPS: 0}})
+def group_bias(v, p) -> Verdict:
+    n_gaps = v[R.N_GAPS]
+    alpha = v.get(R.FDR_ALPHA)
+    fdr = f"FDR {alpha:g}" if alpha is not None else "the bias section's FDR"
+    return Verdict("holds" if n_gaps >= p["min_gaps"] else "does not hold",
+                   f"{n_gaps} of {v[R.N_TESTS]} attribute-variable tests ({v[R.VARIABLES]}) show "
+                   f"a gap at {fdr}; largest r gap {number(v[R.LARGEST_R_GAP])} "
+                   f"({v[R.LARGEST_R_GAP_WHERE]})")

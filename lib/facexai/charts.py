@@ -1,0 +1,307 @@
+"""General figures of the study's analyses: training curves, r per attribute, accuracy by group,
+heatmap scores by region, labelled embeddings. Each function draws and returns a matplotlib figure;
+the notebook captions it and saves it with :func:`facexai.figures.save`. (The figures of images
+and heatmaps are :mod:`facexai.plotting`'s.)
+
+* :func:`training_figure` - a :class:`facexai.regressors.Fitted`'s training history;
+* :func:`r_per_attribute_figure` - test r per attribute of several models beside references;
+  :func:`reference_figure` - this study's r against a reference r, per attribute;
+  :func:`scatter_panels` - columns against columns, with their Spearman rho;
+* :func:`group_figure` - :attr:`facexai.groups.GroupComparison.metrics`;
+* :func:`faithfulness_figure`, :func:`region_profile_figure` - :class:`facexai.scoring.RegionScores`
+  summaries and relevance per area;
+* :func:`embedding_grid` - :class:`facexai.manifold.LabelledEmbeddings`.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["embedding_grid", "faithfulness_figure", "group_figure", "r_per_attribute_figure",
+           "reference_figure", "region_profile_figure", "scatter_panels", "training_figure"]
+
+
+def training_figure(history: pd.DataFrame):
+    """Training curve: the mean training loss (left) and mean validation r (right) per epoch, with
+    the epoch whose weights were kept circled (``history``:
+    :attr:`facexai.regressors.Fitted.history`; for the per-attribute protocol, the means over
+    attributes and no circle)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    group = history.groupby("epoch")[["train_loss", "val_r"]].mean().reset_index()
+    axes[0].plot(group["epoch"], group["train_loss"], marker="o", ms=3)
+    axes[0].set(xlabel="epoch", ylabel="training loss")
+    axes[1].plot(group["epoch"], group["val_r"], marker="o", ms=3, color="C1")
+    if "attribute" not in history:
+        best = history[history["best"]]
+        axes[1].plot(best["epoch"], best["val_r"], "o", ms=9, mfc="none", color="k")
+    axes[1].set(xlabel="epoch", ylabel="mean validation r")
+    fig.tight_layout()
+    return fig
+
+
+def _model_palette(models, references) -> dict:
+    """Greys for the ``references`` columns, blues for the others."""
+    import seaborn as sns
+
+    models = list(models)
+    ours = [c for c in models if c not in references]
+    paper = [c for c in models if c in references]
+    blues = sns.color_palette("Blues_r", len(ours) + 1)
+    greys = sns.color_palette("Greys", len(paper) + 2)[2:]
+    return {**{c: blues[k] for k, c in enumerate(ours)},
+            **{c: greys[k] for k, c in enumerate(paper)}}
+
+
+def r_per_attribute_figure(table: pd.DataFrame, *, order_by: str, references=()):
+    """Test r per attribute of every model column of ``table`` (one row per attribute: column
+    ``attribute``, a column of r per model, ``noise_ceiling``), the ``references`` columns (e.g. a
+    paper's published ones) in grey and the others in blue, with each attribute's noise ceiling as a
+    black bar; rows sorted by column ``order_by``, highest first."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = table.sort_values(order_by, ascending=False)["attribute"].tolist()
+    long = table.melt(id_vars="attribute", var_name="model", value_name="r",
+                      value_vars=[c for c in table.columns
+                                  if c not in ("attribute", "noise_ceiling")])
+    long = long.dropna()
+    fig, ax = plt.subplots(figsize=(9, 12))
+    sns.pointplot(data=long, y="attribute", x="r", hue="model", order=order,
+                  palette=_model_palette(long["model"].unique(), set(references)),
+                  linestyle="none", dodge=0.6, markersize=3, ax=ax)
+    if table["noise_ceiling"].notna().any():
+        ceil = table.set_index("attribute").loc[order, "noise_ceiling"]
+        ax.scatter(ceil.to_numpy(), np.arange(len(order)), marker="|", s=220, color="k",
+                   label="noise ceiling", zorder=5)
+    ax.axvline(0, color="0.8", lw=0.8)
+    ax.set(xlabel="test Pearson r", ylabel="")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    return fig
+
+
+def reference_figure(table: pd.DataFrame | None, x: str, y: str, *, colour: str,
+                     labels: Mapping[str, str], also: str | None = None, ylabel: str = "r",
+                     missing: str = "no table"):
+    """Per attribute (a row of ``table``, named in column ``attribute``), a reference r (column
+    ``x``, e.g. a paper's) against this study's r (column ``y``), one dot each coloured by column
+    ``colour`` (0-1, e.g. the noise ceiling), with the identity; column ``also`` against ``x`` as
+    grey crosses; the three attributes farthest from the identity and the two closest labelled.
+    ``labels`` names the columns in the legend, colour bar and x axis. Without ``table`` or one of
+    the columns, a figure that says ``missing``."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    needed = {"attribute", x, y, colour} | ({also} if also else set())
+    if table is None or not needed <= set(table.columns):
+        ax.text(0.5, 0.5, missing, ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    c = table.copy()
+    for col in needed - {"attribute"}:
+        c[col] = pd.to_numeric(c[col], errors="coerce")
+    ax.plot([-0.2, 1], [-0.2, 1], color="0.6", lw=1, ls="--", zorder=0)
+    if also:
+        ax.scatter(c[x], c[also], marker="x", color="0.55", s=18, label=labels[also])
+    dots = ax.scatter(c[x], c[y], c=c[colour], cmap="viridis", vmin=0, vmax=1, s=28,
+                      edgecolor="k", linewidth=0.4, label=labels[y])
+    fig.colorbar(dots, ax=ax, label=labels[colour])
+    gap = (c[y] - c[x]).abs()
+    for _, row in c.loc[gap.nlargest(3).index.union(gap.nsmallest(2).index)].iterrows():
+        ax.annotate(row["attribute"], (row[x], row[y]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+    ax.set_xlabel(labels[x])
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(-0.2, 1)
+    ax.set_ylim(-0.2, 1)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_panels(table: pd.DataFrame, panels):
+    """One panel per ``(x, y, xlabel, ylabel, colour)`` of ``panels``: column ``y`` of ``table``
+    against column ``x`` (both r-like, on -0.1..1), with the diagonal and the Spearman rho over
+    the rows in the title."""
+    import matplotlib.pyplot as plt
+
+    from .stats import spearman
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False)
+    for ax, (x, y, xlabel, ylabel, colour) in zip(axes[0], panels):
+        ax.scatter(table[x], table[y], s=14, color=colour)
+        ax.set(xlabel=xlabel, ylabel=ylabel,
+               title=f"Spearman ρ = {spearman(table[y], table[x]):.2f}")
+        ax.plot([0, 1], [0, 1], color="0.8", lw=0.8)
+        ax.set(xlim=(-0.1, 1.02), ylim=(-0.1, 1.02))
+    fig.tight_layout()
+    return fig
+
+def group_figure(metrics: pd.DataFrame, attributes, value: str = "r"):
+    """Per-group ``value`` (``"r"``, ``"mae"`` or ``"mean_error"``) with its interval, one panel
+    per group variable (``metrics`` is :attr:`facexai.groups.GroupComparison.metrics`), attributes
+    on the y axis and one colour per group."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import style
+
+    style()
+    variables = list(dict.fromkeys(metrics["variable"]))
+    attributes = list(attributes)
+    fig, axes = plt.subplots(1, len(variables), figsize=(3.2 * len(variables) + 0.6,
+                                                         0.9 + 0.28 * len(attributes)),
+                             squeeze=False, sharey=True)
+    for ax, variable in zip(axes[0], variables):
+        part = metrics[(metrics["variable"] == variable) & metrics["attribute"].isin(attributes)]
+        groups = list(dict.fromkeys(part["group"]))
+        for j, group in enumerate(groups):
+            rows = part[part["group"] == group].set_index("attribute").reindex(attributes)
+            y = np.arange(len(attributes)) + (j - (len(groups) - 1) / 2) * 0.8 / max(len(groups), 1)
+            n = int(rows["n"].max()) if rows["n"].notna().any() else 0
+            ax.errorbar(rows[value], y, xerr=[rows[value] - rows[f"{value}_lo"],
+                                              rows[f"{value}_hi"] - rows[value]],
+                        fmt="o", ms=2.5, lw=0.8, capsize=1.5, color=plt.get_cmap("tab10")(j),
+                        label=f"{group} (n={n})")
+        if value == "mean_error":
+            ax.axvline(0, color="gray", lw=0.6)
+        ax.set_title(variable.replace("_", " "), fontsize=8)
+        ax.set_xlabel({"r": "Pearson r", "mae": "mean absolute error",
+                       "mean_error": "prediction - rating"}.get(value, value), fontsize=7.5)
+        ax.legend(fontsize=6, frameon=False, loc="lower left" if value == "r" else "lower right")
+    axes[0, 0].set_yticks(range(len(attributes)), attributes, fontsize=7.5)
+    axes[0, 0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+
+def faithfulness_figure(summary: pd.DataFrame, value: str = "mass_accuracy"):
+    """Bars of ``value`` per attribute (x) and method/sign (colours), one panel per ground truth,
+    with each attribute's chance level as a black tick and the bootstrap interval of the lift
+    over chance as an error bar (``summary``: :meth:`facexai.scoring.RegionScores.summary`)."""
+    import matplotlib.pyplot as plt
+
+    from .heatmaps import SIGNS
+    from .plotting import style
+
+    style()
+    truths = list(dict.fromkeys(summary["ground_truth"]))
+    fig, axes = plt.subplots(len(truths), 1, figsize=(9, 2.6 * len(truths)), squeeze=False,
+                             sharey=True)
+    for ax, truth in zip(axes[:, 0], truths):
+        part = summary[summary["ground_truth"] == truth]
+        attributes = list(dict.fromkeys(part["attribute"]))
+        variants = list(dict.fromkeys(zip(part["method"], part["sign"])))
+        width = 0.8 / len(variants)
+        for j, (method, sign) in enumerate(variants):
+            rows = part[(part["method"] == method) & (part["sign"] == sign)].set_index("attribute")
+            rows = rows.reindex(attributes)
+            xs = np.arange(len(attributes)) - 0.4 + width * (j + 0.5)
+            err = None
+            if value == "mass_accuracy":
+                err = np.vstack([rows["lift"] - rows["lift_lo"], rows["lift_hi"] - rows["lift"]])
+            ax.bar(xs, rows[value], width, yerr=err, capsize=1.5, error_kw={"lw": 0.7},
+                   label=f"{method.replace('_', ' ')}, {SIGNS[int(sign)]}",
+                   color=plt.get_cmap("tab20")(j))
+        chance = part.groupby("attribute", sort=False)["chance"].mean().reindex(attributes)
+        ax.scatter(np.arange(len(attributes)), chance, marker="_", s=500, color="black",
+                   zorder=5, label="chance (area share)")
+        ax.set_xticks(np.arange(len(attributes)), attributes, fontsize=7.5)
+        ax.set_ylabel(f"{value.replace('_', ' ')}\n({truth} regions)", fontsize=8)
+        ax.set_ylim(0, 1)
+    axes[0, 0].legend(fontsize=6.5, ncol=3, frameon=False, loc="upper left",
+                      bbox_to_anchor=(0, 1.3))
+    fig.tight_layout()
+    return fig
+
+
+def region_profile_figure(per_area: pd.DataFrame, attributes, regions=None):
+    """Heatmap of relevance per area (rows: attributes, columns: regions; log2, 0 = what a uniform
+    map gives), with each attribute's primary regions boxed and its other driving regions dotted
+    (``per_area``: one row per attribute, e.g. a slice of
+    :attr:`facexai.scoring.RegionScores.per_area`)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from .plotting import style
+    from .scoring import primary_regions, truth_regions
+
+    style()
+    regions = list(regions or per_area.columns)
+    values = np.log2(per_area.loc[list(attributes), regions].astype(float).clip(lower=1 / 16))
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(regions), 0.9 + 0.32 * len(attributes)))
+    im = ax.imshow(values.to_numpy(), cmap="RdBu_r", vmin=-3, vmax=3, aspect="auto")
+    for i, attribute in enumerate(attributes):
+        primary, driving = primary_regions(attribute), truth_regions(attribute, "driving")
+        for j, region in enumerate(regions):
+            if region in primary:
+                ax.add_patch(Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, lw=1.3,
+                                       ec="black"))
+            elif region in driving:
+                ax.plot(j, i, marker=".", ms=3, color="black")
+    ax.set_xticks(range(len(regions)), [r.replace("_", " ") for r in regions], rotation=40,
+                  ha="right", fontsize=7)
+    ax.set_yticks(range(len(attributes)), list(attributes), fontsize=7.5)
+    cbar = fig.colorbar(im, ax=ax, fraction=0.04)
+    cbar.set_label("log2 relevance per area", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _embedding_title(embedded, key, method: str, detail: bool) -> str:
+    row = embedded.quality.loc[(embedded.names[key], method)]
+    title = f"{method}: {row['verdict']}, kNN {row['knn_balanced_accuracy']:.2f}"
+    if detail:
+        title += f" ({row['null_mean']:.2f}), trust. {row['trustworthiness']:.2f}"
+    return title
+
+
+def embedding_grid(embedded, keys=None, *, sides=None, detail: bool = True, cell: float = 2.6,
+                   view: tuple[float, float] = (10, 120)):
+    """A grid of labelled embeddings (:class:`facexai.manifold.LabelledEmbeddings`): one row per
+    design of ``keys`` (default: all), one column per method; points coloured by the design's
+    label, named in the legend by ``sides(key) -> (name of False, name of True)``. 3-D embeddings
+    are drawn in 3-D from ``view`` (elevation, azimuth). Each title gives the verdict and the
+    balanced kNN accuracy, with ``detail`` also the permutation mean (in brackets) and the
+    trustworthiness.
+    """
+    import matplotlib.pyplot as plt
+
+    from .plotting import style
+
+    style()
+    keys = list(keys or embedded.points)
+    sides = sides or (lambda key: ("no", "yes"))
+    methods = list(dict.fromkeys(m for k in keys for m in embedded.points[k]))
+    fig = plt.figure(figsize=(cell * len(methods) + 1.2, cell * len(keys)))
+    colours = np.array(["#4c72b0", "#dd8452"])
+    for i, key in enumerate(keys):
+        lab = np.asarray(embedded.labels[key], bool)
+        names = sides(key)
+        for j, method in enumerate(methods):
+            pts = np.asarray(embedded.points[key][method])
+            three = pts.shape[1] >= 3
+            ax = fig.add_subplot(len(keys), len(methods), i * len(methods) + j + 1,
+                                 projection="3d" if three else None)
+            for value in (False, True):
+                m = lab == value
+                coords = [pts[m, 0], pts[m, 1]] + ([pts[m, 2]] if three else [])
+                ax.scatter(*coords, s=3, color=colours[int(value)], linewidths=0,
+                           label=f"{names[int(value)]} ({m.sum()})")
+            if three:
+                ax.view_init(elev=view[0], azim=view[1])
+                ax.set_zticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(_embedding_title(embedded, key, method, detail), fontsize=7)
+            if j == len(methods) - 1:
+                ax.legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5),
+                          markerscale=3)
+            if j == 0:
+                ax.text2D(-0.12, 0.5, str(key), transform=ax.transAxes, rotation=90, va="center",
+                          ha="right", fontsize=8) if three else ax.set_ylabel(str(key), fontsize=8)
+    fig.tight_layout()
+    return fig

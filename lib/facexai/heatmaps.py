@@ -1,0 +1,204 @@
+"""Heatmaps of fitted attribute regressors: a set of maps per ``(attribute, method, sign)``.
+
+A fitted regressor (:class:`facexai.regressors.Fitted`, or anything with its
+``explainable(attribute) -> (module, output_index, cam_layer)``) is explained output by output, in
+both directions (:meth:`facexai.explain.Target.regression`: ``sign=+1`` why the rating is high,
+``-1`` why it is low), by any method of :mod:`facexai.explain`; methods with a ``layer`` option
+(Grad-CAM, Guided Grad-CAM) explain the regressor's Grad-CAM layer, or another one chosen from it.
+
+* :func:`explained_rows` - the faces explained (test faces with landmarks, in order);
+* :func:`explain_output`, :func:`attribute_maps` - one map per face for one output or attribute;
+* :func:`attribute_gradcams` - Grad-CAM of many attributes from shared forward passes
+  (:class:`facexai.explain.cam.GradCAM`), one network at a time
+  (:func:`facexai.regressors.networks`);
+* :func:`explained_maps` - every ``(attribute, method, sign)`` set of maps, one at a time, for
+  :func:`facexai.scoring.score_maps` (which scores them by face region);
+* :func:`finer_summary` - Grad-CAM one pooling stage finer, scored;
+* :func:`input_check` - what other input (another preprocessing of the same faces) changes in
+  the predictions and the maps.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import faithfulness, stats
+from .explain import Target, explain, prepared, relevance_map
+from .explain.cam import GradCAM, finer_layer
+from .explain.registry import get
+from .regions import has_landmarks
+from .regressors import networks
+from .scoring import score_maps, truth_masks
+
+__all__ = ["SIGNS", "attribute_gradcams", "attribute_maps", "explain_output", "explained_maps",
+           "explained_rows", "finer_summary", "input_check"]
+
+#: The two directions of a regression output explained.
+SIGNS: dict[int, str] = {1: "high", -1: "low"}
+#: Picks the layer explained from ``(network, its Grad-CAM layer)``, e.g.
+#: :func:`facexai.explain.cam.finer_layer`.
+LayerChoice = Callable[[nn.Module, str], str]
+
+
+def _check_sign(sign) -> int:
+    if sign not in (1, -1):
+        raise ValueError(f"sign must be +1 (why high) or -1 (why low), got {sign!r}")
+    return int(sign)
+
+
+def explained_rows(data, n: int | None = None) -> np.ndarray:
+    """The rows of ``data`` (a :class:`facexai.ratings.AttributeData`) whose faces are explained:
+    test faces (never seen in training or model selection) with known landmarks, the first ``n``."""
+    test = data.indices("test")
+    return test[has_landmarks(data.landmarks[test])][:n]
+
+
+def explain_output(model: nn.Module, x: torch.Tensor, index: int, layer: str | None,
+                   method: str = "gradcam", sign: int = 1, batch_size: int = 32) -> np.ndarray:
+    """Relevance maps ``(N, H, W)`` of regression output ``index`` of ``model`` for inputs ``x``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A regression network; its output ``(N, K)``.
+    x : torch.Tensor
+        Inputs ``(N, C, H, W)``, preprocessed as in training.
+    index : int
+        Which output to explain.
+    layer : str or None
+        The layer of methods with a ``layer`` option (dotted module name; None = their default);
+        other methods ignore it.
+    method : str
+        A key of :data:`facexai.explain.EXPLAINERS`.
+    sign : {+1, -1}
+        +1 explains why the output is high, -1 why it is low.
+    batch_size : int
+        Faces explained at once (the result does not depend on it).
+
+    Returns
+    -------
+    ndarray
+        Channel-summed relevance (Grad-CAM is one channel already), float64.
+    """
+    options = {"layer": layer} if "layer" in get(method).defaults else {}
+    target = Target.regression(sign=_check_sign(sign), index=int(index))
+    r = explain(model, x, target, method, batch_size=batch_size, **options)
+    return relevance_map(r, "sum")
+
+
+def attribute_maps(fitted, x: torch.Tensor, attribute: str, method: str = "gradcam",
+                   sign: int = 1, batch_size: int = 32, layer: str | None = None) -> np.ndarray:
+    """:func:`explain_output` for one attribute of a fitted regressor, at its Grad-CAM layer
+    (``layer`` overrides it)."""
+    module, index, cam_layer = fitted.explainable(attribute)
+    return explain_output(module, x, index, layer or cam_layer, method, sign, batch_size)
+
+
+def attribute_gradcams(fitted, x: torch.Tensor, attributes, signs=(1, -1), *,
+                       layer: LayerChoice | None = None,
+                       batch_size: int = 32) -> dict[tuple[str, int], np.ndarray]:
+    """Grad-CAM of ``attributes`` of a fitted regressor in each of ``signs``, from one forward
+    pass per batch and network (:class:`facexai.explain.cam.GradCAM`).
+
+    ``layer``, if given, picks the layer explained (:data:`LayerChoice`). Returns
+    ``{(attribute, sign): (N, H, W) maps}``, the same maps as :func:`attribute_maps` with
+    ``method="gradcam"``.
+    """
+    signs = [_check_sign(s) for s in signs]
+    out = {}
+    for net, cam_layer, members in networks(fitted, attributes):
+        chosen = layer(net, cam_layer) if layer is not None else cam_layer
+        maps = GradCAM(net, chosen, batch_size=batch_size)(x, [i for _, i in members], signs)
+        for attribute, index in members:
+            for s in signs:
+                out[attribute, s] = maps[index, s]
+    return out
+
+
+def explained_maps(fitted, x: torch.Tensor, attributes, methods: Sequence[str] = ("gradcam",),
+                   signs=(1, -1), *, layer: LayerChoice | None = None, batch_size: int = 32
+                   ) -> Iterator[tuple[tuple[str, str, int], np.ndarray]]:
+    """Every set of maps, ``((attribute, method, sign), (N, H, W) maps)``, attribute by attribute,
+    then method, then sign: Grad-CAM of every attribute from shared forward passes
+    (:func:`attribute_gradcams`), the other methods computed as they are needed.
+
+    ``layer``, if given, picks the layer explained instead of each network's Grad-CAM layer
+    (:data:`LayerChoice`).
+    """
+    for method in methods:
+        get(method)  # an unknown method fails before anything runs
+    signs = [_check_sign(s) for s in signs]
+    cams = attribute_gradcams(fitted, x, attributes, signs, layer=layer, batch_size=batch_size) \
+        if "gradcam" in methods else {}
+    for attribute in attributes:
+        net, _, cam_layer = fitted.explainable(attribute)
+        chosen = layer(net, cam_layer) if layer is not None else None
+        for method in methods:
+            for sign in signs:
+                maps = cams[attribute, sign] if method == "gradcam" else attribute_maps(
+                    fitted, x, attribute, method, sign, batch_size=batch_size, layer=chosen)
+                yield (attribute, method, sign), maps
+
+
+def finer_summary(fitted, x: torch.Tensor, attributes, labels, *, n_boot: int = 1000,
+                  seed: int = 0) -> pd.DataFrame:
+    """Grad-CAM explaining high ratings at :func:`facexai.explain.cam.finer_layer` of each
+    network's Grad-CAM layer (for VGG16's ``features.30``: ``features.22``), scored against the
+    regions (:meth:`facexai.scoring.RegionScores.summary`; method ``"gradcam (finer layer)"``)."""
+    maps = explained_maps(fitted, x, attributes, ("gradcam",), (1,), layer=finer_layer)
+    summary = score_maps(maps, labels).summary(n_boot=n_boot, seed=seed)
+    return summary.assign(method="gradcam (finer layer)")
+
+
+def input_check(fitted, x: torch.Tensor, x_other: torch.Tensor, ratings, attribute: str, labels,
+                methods: Sequence[str] = ("gradcam",), *, names: tuple[str, str] = ("x", "other"),
+                ground_truth: str = "primary") -> dict:
+    """What feeding ``x_other`` instead of ``x`` (the same faces) changes for one attribute.
+
+    Parameters
+    ----------
+    fitted
+        A fitted regressor.
+    x, x_other : torch.Tensor
+        The faces as the model was trained on them, and otherwise (e.g. another preprocessing).
+    ratings : array (N,)
+        The faces' ratings of ``attribute``.
+    labels : (N, H, W) int
+        Their region labels (:func:`facexai.regions.region_label_maps`).
+    names : (str, str)
+        What ``x`` and ``x_other`` are called in the table's columns.
+
+    Returns
+    -------
+    dict
+        ``table`` (per method: the mean Spearman similarity of the maps of ``x_other`` to those of
+        ``x``, ``"map Spearman (<other> vs <x>)"``, and the mean mass accuracy of each on the
+        ``ground_truth`` regions, ``"mass accuracy, <name>"``), ``shift`` (mean change of the
+        predictions, rating points), ``r`` and ``r_other`` (Pearson r of the predictions with
+        ``ratings`` for ``x`` and ``x_other``).
+    """
+    module, index, _ = fitted.explainable(attribute)
+    with prepared(module), torch.no_grad():
+        pred = module(x).detach().cpu().numpy()[:, index]
+        pred_other = module(x_other).detach().cpu().numpy()[:, index]
+    masks = truth_masks(labels, attribute, ground_truth)
+    rows = []
+    for method in methods:
+        a = attribute_maps(fitted, x, attribute, method, 1)
+        b = attribute_maps(fitted, x_other, attribute, method, 1)
+        rows.append({"method": method,
+                     f"map Spearman ({names[1]} vs {names[0]})":
+                         np.nanmean(faithfulness.spearman(a, b)),
+                     f"mass accuracy, {names[0]}": np.nanmean(
+                         faithfulness.relevance_mass_accuracy(a, masks)),
+                     f"mass accuracy, {names[1]}": np.nanmean(
+                         faithfulness.relevance_mass_accuracy(b, masks))})
+    ratings = np.asarray(ratings, float)
+    return {"table": pd.DataFrame(rows).set_index("method"),
+            "shift": float(np.mean(pred_other - pred)),
+            "r": float(stats.pearson_along(pred, ratings)),
+            "r_other": float(stats.pearson_along(pred_other, ratings))}

@@ -1,0 +1,132 @@
+"""The core's rating regressors (facexai.regressors): both protocols on a tiny network and
+constructed attribute data, the checkpoint cache, the fitted model's interface (predict,
+explainable, networks) and the checks of attributes and data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from facexai import regressors, training
+from facexai.models import tiny_cnn
+from facexai.ratings import ATTRIBUTES, AttributeData
+
+N, SIZE = 24, 16
+OPTIONS = dict(optimizer="adam", lr=1e-2, epochs=2, batch_size=8, patience=5)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (N, SIZE, SIZE, 3), dtype=np.uint8)
+    ratings = pd.DataFrame(rng.uniform(1, 9, (N, len(ATTRIBUTES))), columns=ATTRIBUTES)
+    split = np.array(["train"] * 14 + ["val"] * 5 + ["test"] * 5)
+    return AttributeData(images=images, ratings=ratings, landmarks=np.zeros((N, 68, 2)),
+                         split=split, ids=np.arange(1, N + 1), files=(), demographics=None,
+                         raters=None, synthetic=True, root=Path("."))
+
+
+def net(n_outputs: int, initialised: bool):
+    return tiny_cnn(n_outputs, in_channels=3, input_size=SIZE)
+
+
+def _config(protocol="multi", attributes=("happy", "calm", "attractive")):
+    return dict(protocol=protocol, seed=3, image_size=SIZE, attributes=list(attributes))
+
+
+def test_multi_output_regressor_is_cached_and_predicts_in_rating_units(data, tmp_path):
+    fitted = regressors.fit_or_load(data, _config(), net, name="test-multi", options=OPTIONS,
+                                    cache=tmp_path, progress=False, device="cpu")
+    assert not fitted.from_cache and fitted.cache_file.parent == tmp_path
+    assert fitted.cache_file.name.startswith("test-multi-")
+    assert isinstance(fitted.model, training.Rescaled)
+    train = data.ratings.iloc[data.indices("train")][fitted.attributes]
+    assert np.allclose(fitted.model.shift.numpy(), train.mean().to_numpy(), atol=1e-4)
+    pred = fitted.predict(data.images[:4])
+    assert list(pred.columns) == ["happy", "calm", "attractive"] and pred.shape == (4, 3)
+    again = regressors.fit_or_load(data, _config(), net, name="test-multi", options=OPTIONS,
+                                   cache=tmp_path, progress=False, device="cpu")
+    assert again.from_cache and again.cache_file == fitted.cache_file
+    np.testing.assert_array_equal(again.predict(data.images[:4]).to_numpy(), pred.to_numpy())
+    with pytest.raises(ValueError, match="image_size=16"):
+        fitted.predict(np.zeros((1, 8, 8, 3), np.uint8))
+
+
+def test_per_attribute_protocol_stacks_one_seeded_network_per_attribute(data):
+    fitted = regressors.fit_or_load(data, _config("per_attribute", ("happy", "calm")), net,
+                                    name="test", options=OPTIONS, cache=False, progress=False,
+                                    device="cpu", cam_layer=lambda m: "net.4")
+    assert isinstance(fitted.model, regressors.StackedNets) and len(fitted.model.nets) == 2
+    assert fitted.cache_file is None and set(fitted.history["attribute"]) == {"happy", "calm"}
+    # raw ratings: no standardisation
+    assert all(float(n.scale) == 1 and float(n.shift) == 0 for n in fitted.model.nets)
+    module, index, layer = fitted.explainable("calm")
+    assert module is fitted.model.nets[1] and index == 0 and layer == "net.4"
+    # network g is seeded with seed * 1000 + g: the second is calm's model of seed 3001
+    alone, _ = regressors._train_group(data, ["calm"], net, 3001, standardize=False, name="t",
+                                       progress=False, **OPTIONS)
+    for v, w in zip(module.state_dict().values(), alone.state_dict().values()):
+        assert torch.equal(v, w)
+    with pytest.raises(ValueError, match="not an output"):
+        fitted.explainable("grumpy")
+
+
+def test_networks_lists_each_network_once(data):
+    fitted = regressors.fit_or_load(data, _config("multi", ("happy", "calm")), net, name="t",
+                                    options=dict(OPTIONS, epochs=1), cache=False, progress=False,
+                                    device="cpu")
+    (module, layer, members), = regressors.networks(fitted, ["happy", "calm"])
+    assert module is fitted.model and layer is None and members == [("happy", 0), ("calm", 1)]
+
+
+def test_the_same_seed_trains_the_same_weights(data):
+    a, _ = regressors.train(data, ["happy"], net, protocol="multi", seed=5, progress=False,
+                            **OPTIONS)
+    b, _ = regressors.train(data, ["happy"], net, protocol="multi", seed=5, progress=False,
+                            **OPTIONS)
+    for (k, v), w in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(v, w), k
+    with pytest.raises(ValueError, match="protocol"):
+        regressors.train(data, ["happy"], net, protocol="each", seed=5, **OPTIONS)
+
+
+def test_checks_name_the_problem(data):
+    assert regressors.check_attributes(None) == list(ATTRIBUTES)
+    with pytest.raises(ValueError, match="grumpy"):
+        regressors.check_attributes(["happy", "grumpy"])
+    with pytest.raises(ValueError, match="empty"):
+        regressors.check_attributes([])
+    with pytest.raises(ValueError, match="image_size=32"):
+        regressors.check_data(data, 32)
+    few = AttributeData(**{**data.__dict__, "split": np.array(["train"] * (N - 1) + ["val"])})
+    with pytest.raises(ValueError, match="at least 2"):
+        regressors.check_data(few, SIZE)
+
+
+def test_build_gives_the_structure_a_checkpoint_loads_into():
+    multi = regressors.build(net, 3, "multi")
+    assert isinstance(multi, training.Rescaled) and multi.shift.shape == (3,)
+    stacked = regressors.build(net, 2, "per_attribute")
+    assert isinstance(stacked, regressors.StackedNets) and len(stacked.nets) == 2
+    x = torch.rand(2, 3, SIZE, SIZE)
+    assert stacked(x).shape == (2, 2)
+
+
+def test_vgg16_net_and_fit_options_read_the_model_settings():
+    from dataclasses import fields
+
+    from facexai.settings import RegressorSettings
+
+    config = RegressorSettings(width=2, dropout=0.3, batch_norm=False, lr=0.01).values("model")
+    model = regressors.vgg16_net(config)(3, True)
+    assert model.classifier[-1].out_features == 3 and model.features[0].out_channels == 2
+    assert model.classifier[2].p == pytest.approx(0.3)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    options = regressors.fit_options(config, optimizer="adam", t_max=200)
+    assert options == dict(lr=0.01, weight_decay=config["weight_decay"], scheduler="none",
+                           epochs=config["epochs"], batch_size=config["batch_size"],
+                           patience=config["patience"], optimizer="adam", t_max=200)
+    assert set(options) <= {f.name for f in fields(training.Options)}
