@@ -140,3 +140,44 @@ def test_results_are_recorded_and_read_back_by_another_notebook(tmp_path, monkey
     assert run.results_of("data_synthetic", "ci") == rec["results"]
     with pytest.raises(FileNotFoundError, match="no run record of notebook 'methods'.*execute it"):
         run.results_of("methods", "ci")
+
+
+# -- validation gaps of the reliability review (item 7) and YAML errors (item 6) ---------------
+
+def test_a_choice_refuses_a_float_for_an_int_and_an_int_for_a_bool():
+    p = Param("choice", "which TFD file", choices=(48, 96))
+    assert p.check("w", 48) == 48
+    with pytest.raises(ParameterError, match=r"w: got 48\.0 of type float"):
+        p.check("w", 48.0)
+    with pytest.raises(ParameterError, match="got True"):
+        Param("choice", "sign", choices=(1, -1)).check("w", True)
+
+
+def test_an_unbounded_integer_stops_where_seeds_stop():
+    seed = Param("int", "a seed", lo=0)
+    assert seed.check("w", 2 ** 32 - 1) == 2 ** 32 - 1
+    with pytest.raises(ParameterError, match=r"got 18446744073709551616, out of range \(integers"):
+        seed.check("w", 2 ** 64)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("profile: dup\nnotebooks:\n  data_synthetic:\n    seed: 0\n    seed: 1\n",
+     r"dup\.yml, line 5: duplicate key 'seed' \(first on line 4\)"),
+    ("profile: dup\nnotebooks:\n  data_synthetic: {seed: 0\n", r"dup\.yml, line \d+: "),
+])
+def test_a_profile_with_a_duplicate_key_or_a_syntax_error_is_refused(tmp_path, monkeypatch, text,
+                                                                      fragment):
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "dup.yml").write_text(text)
+    monkeypatch.setenv("FACEXAI_ROOT", str(tmp_path))
+    with pytest.raises(ParameterError, match=fragment):
+        load_profile("dup")
+
+
+def test_a_sweep_grid_with_a_duplicate_key_is_refused(tmp_path, monkeypatch):
+    from facexai import sweep
+
+    path = tmp_path / "grid.yml"
+    path.write_text("notebook: methods\nprofile: ci\ngrid:\n  seed: [0, 1, 2]\n  seed: [3]\n")
+    with pytest.raises(ParameterError, match=r"grid\.yml, line 5: duplicate key 'seed'"):
+        sweep.load_sweep(path)

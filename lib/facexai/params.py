@@ -32,6 +32,42 @@ import yaml
 from . import paths
 
 
+#: The largest integer parameter without a bound of its own (seeds: NumPy and torch take 2**32 - 1).
+MAX_INT = 2 ** 32 - 1
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # "<<: *anchor" merges a mapping; keys given beside it override it
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path | str) -> Any:
+    """Read a profile or sweep file: safe YAML, a duplicate key or a syntax error is a
+    :class:`ParameterError` naming the file and the line."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
+        raise ParameterError(f"{where}: {err.problem or err}") from None
+    except yaml.YAMLError as err:
+        raise ParameterError(f"{path}: not valid YAML: {err}") from None
+
+
 class ParameterError(ValueError):
     """A parameter is unknown, missing, of the wrong type or out of range."""
 
@@ -89,10 +125,15 @@ class Param:
             raise ValueError(f"unknown parameter kind {self.kind!r}")
         if not checks[self.kind](value):
             raise fail(f"got {value!r} of type {type(value).__name__}")
-        if self.choices is not None and value not in self.choices:
-            raise fail(f"got {value!r}")
-        if self.lo is not None and value < self.lo or self.hi is not None and value > self.hi:
-            raise fail(f"got {value!r}, out of range")
+        if self.choices is not None and not any(value == c and type(value) is type(c)
+                                                for c in self.choices):
+            raise fail(f"got {value!r}" + (f" of type {type(value).__name__}"
+                                           if value in self.choices else ""))
+        hi = self.hi if self.hi is not None or self.kind != "int" else MAX_INT
+        if self.lo is not None and value < self.lo or hi is not None and value > hi:
+            raise fail(f"got {value!r}, out of range" + (f" (integers are at most {MAX_INT}, "
+                                                         "what NumPy and torch seeds take)"
+                                                         if hi == MAX_INT else ""))
         return float(value) if self.kind == "float" else value
 
 
@@ -258,8 +299,7 @@ def load_profile(profile: str) -> dict[str, dict[str, Any]]:
         raise ParameterError(
             f"unknown profile {profile!r}: no file {path}; available profiles: "
             f"{', '.join(available_profiles()) or 'none'}")
-    with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
+    doc = read_yaml(path) or {}
     if not isinstance(doc, dict) or not isinstance(doc.get("notebooks"), dict):
         raise ParameterError(f"profile {path}: expected a mapping with a 'notebooks' mapping")
     if doc.get("profile") != profile:

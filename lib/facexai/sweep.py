@@ -54,10 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from . import cache, paths
-from .params import ParameterError, load_profile, schema
+from .params import ParameterError, load_profile, read_yaml, schema
 from .sweep_executors import WorkerLost, dask_executor, local_executor
 from .sweep_results import (ID_COLUMNS, _clean_stale, TIMING_COLUMNS, VALUE_COLUMNS, comparable,  # noqa: F401
                             metric_wide, rank_agreement, read_table, spread, table,
@@ -246,8 +244,7 @@ def load_sweep(name: str | Path) -> Sweep:
         known = sorted(p.stem for p in sweeps_dir().glob("*.yml")) if sweeps_dir().is_dir() else []
         raise ParameterError(f"unknown sweep {str(name)!r}: no file {path}; known sweeps: "
                              f"{', '.join(known) or 'none'}")
-    with open(path, encoding="utf-8") as fh:
-        spec = yaml.safe_load(fh)
+    spec = read_yaml(path)
     return make_sweep(path.stem, spec, where=f"sweep {path}")
 
 
