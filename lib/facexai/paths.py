@@ -15,6 +15,7 @@ name                      environment variable    default
 :func:`notebooks_dir`     --                      ``<root>/notebooks``
 :func:`executed_dir`      --                      ``<build>/executed/<profile>``
 :func:`sweeps_dir`        --                      ``<build>/sweeps/<name>``
+:func:`sweep_files_dir`   --                      ``<root>/sweeps``
 :func:`stage_dir`         --                      ``<build>/stage/<profile>``
 :func:`html_dir`          --                      ``<build>/html``
 :func:`synth_dir`         --                      ``<data>/synthface``
@@ -83,6 +84,11 @@ def executed_dir(profile: str) -> Path:
 def executed_notebooks_dir(profile: str) -> Path:
     """``<build>/executed/<profile>/notebooks``: each executed notebook and its ``.run.json``."""
     return executed_dir(profile) / "notebooks"
+
+
+def sweep_files_dir() -> Path:
+    """``<root>/sweeps``: the sweep files (``<name>.yml``)."""
+    return root() / "sweeps"
 
 
 def sweeps_dir(name: str | None = None) -> Path:

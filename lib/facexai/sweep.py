@@ -69,16 +69,6 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 #: Columns that differ between two runs of the same sweep (timings): ignore them to compare tables.
 
 
-def sweeps_dir() -> Path:
-    """``<root>/sweeps``: the sweep files."""
-    return paths.root() / "sweeps"
-
-
-def output_dir(name: str) -> Path:
-    """``<build>/sweeps/<name>``: executed points, their records and the results tables."""
-    return paths.sweeps_dir(name)
-
-
 def library_fingerprint() -> str:
     """Hash of every ``*.py`` file and package data file of the facexai library (names and
     contents), 16 hex digits: :func:`facexai.execution.library_fingerprint`, the code part of the key
@@ -132,7 +122,7 @@ class Sweep:
 
     @property
     def out_dir(self) -> Path:
-        return output_dir(self.name)
+        return paths.sweeps_dir(self.name)
 
 
 def _resolve_notebook(notebook: Any, where: str) -> Path:
@@ -239,9 +229,10 @@ def load_sweep(name: str | Path) -> Sweep:
     """Read ``sweeps/<name>.yml`` (or a path to a sweep file) and validate every point."""
     path = Path(name)
     if path.suffix not in (".yml", ".yaml"):
-        path = sweeps_dir() / f"{name}.yml"
+        path = paths.sweep_files_dir() / f"{name}.yml"
     if not path.is_file():
-        known = sorted(p.stem for p in sweeps_dir().glob("*.yml")) if sweeps_dir().is_dir() else []
+        files = paths.sweep_files_dir()
+        known = sorted(p.stem for p in files.glob("*.yml")) if files.is_dir() else []
         raise ParameterError(f"unknown sweep {str(name)!r}: no file {path}; known sweeps: "
                              f"{', '.join(known) or 'none'}")
     spec = read_yaml(path)
@@ -485,4 +476,4 @@ def run_sweep(sweep: Sweep | str, *, workers: int = 1, scheduler: str | None = N
 __all__ = ["Sweep", "Point", "SweepReport", "WorkerLost", "load_sweep", "make_sweep", "run_sweep",
            "run_point", "finished", "table", "write_tables", "read_table", "comparable",
            "metric_wide", "spread", "rank_agreement", "library_fingerprint", "point_key",
-           "point_id", "output_dir", "sweeps_dir", "THREAD_VARIABLES"]
+           "point_id", "THREAD_VARIABLES"]
