@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from facexai.manifold import (embed, embedding_quality, knn_balanced_accuracy, layer_features,
+from facexai.manifold import (embed, knn_balanced_accuracy, layer_features,
                               penultimate_features, penultimate_layer, quality_table,
                               separation_test, silhouette, standardize, trustworthiness)
 from facexai.models import tiny_cnn, vgg16
@@ -79,7 +79,8 @@ def test_pca_of_planar_data_is_perfectly_trustworthy():
     plane = rng.normal(size=(60, 2)) @ rng.normal(size=(2, 6))
     emb = embed(plane, "pca")
     assert trustworthiness(plane, emb) == pytest.approx(1.0)
-    assert embedding_quality(plane, emb)["trustworthiness"] == pytest.approx(1.0)
+    assert quality_table(plane, {"pca": emb}, np.arange(60) % 2,
+                         n_permutations=10).loc["pca", "trustworthiness"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("method", ["tsne", "umap"])
@@ -88,16 +89,18 @@ def test_seeded_embeddings_repeat_and_separate_blobs(method):
     a = embed(x, method, seed=3)
     b = embed(x, method, seed=3)
     np.testing.assert_array_equal(a, b)
-    q = embedding_quality(x, a, labels)
-    assert q["knn_accuracy"] == 1.0 and q["silhouette"] > 0.5 and q["trustworthiness"] > 0.8
-    assert q["chance"] == pytest.approx(1 / 3)
+    q = quality_table(x, {method: a}, labels, n_permutations=50).loc[method]
+    assert q["knn_balanced_accuracy"] == 1.0 and q["silhouette"] > 0.5
+    assert q["trustworthiness"] > 0.8 and q["verdict"] == "structure"
+    assert q["null_mean"] == pytest.approx(1 / 3, abs=0.1)
 
 
 def test_random_labels_score_at_chance():
     x, _ = _blobs()
     labels = np.random.default_rng(2).integers(0, 2, len(x))
-    q = embedding_quality(x, embed(x, "pca"), labels)
-    assert q["knn_accuracy"] < 0.7 and abs(q["silhouette"]) < 0.1
+    q = quality_table(x, {"pca": embed(x, "pca")}, labels, n_permutations=50).loc["pca"]
+    assert q["knn_balanced_accuracy"] < 0.7 and abs(q["silhouette"]) < 0.1
+    assert q["verdict"] != "structure"
 
 
 def test_unknown_embedding_is_named():

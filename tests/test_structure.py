@@ -64,3 +64,33 @@ def test_exceptions_are_still_needed(table):
         else:
             assert len(path.read_text(encoding="utf-8").splitlines()) > MAX_MODULE, \
                 f"exception {key!r} is no longer needed"
+
+
+NOTEBOOKS = LIB.parents[1] / "notebooks"
+MAX_NOTEBOOK_CODE = 150
+
+
+def _code_lines(path: Path) -> list[str]:
+    """The non-blank lines of a MyST notebook's code cells, cell options (``:tags:`` ...) left
+    out."""
+    lines, inside, options = [], False, False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```{code-cell}"):
+            inside = options = True
+        elif inside and line.startswith("```"):
+            inside = False
+        elif inside:
+            options = options and line.startswith(":")
+            if not options and line.strip():
+                lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("notebook", sorted(p.name for p in NOTEBOOKS.glob("*.md")))
+def test_notebooks_are_thin(notebook):
+    """Notebooks call, show and explain: at most MAX_NOTEBOOK_CODE lines of code, no function or
+    class definitions (they belong in the library)."""
+    code = _code_lines(NOTEBOOKS / notebook)
+    assert len(code) <= MAX_NOTEBOOK_CODE, f"{notebook}: {len(code)} lines of code"
+    defined = [line for line in code if line.lstrip().startswith(("def ", "class ", "async def "))]
+    assert not defined, f"{notebook} defines {defined}: move them into lib/facexai"

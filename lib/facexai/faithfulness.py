@@ -357,3 +357,96 @@ def randomization_check(model: nn.Module, x: torch.Tensor, target, method: str |
             row[f"{s}_sd"] = float(np.nanstd(values))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+@dataclass
+class GroundTruthScores:
+    """Each method's per-map scores against masks: mass accuracy, rank accuracy, pointing game."""
+
+    mass: dict[str, np.ndarray]
+    rank: dict[str, np.ndarray]
+    pointing: dict[str, np.ndarray]
+    chance: float
+
+    def table(self, seconds: dict[str, float] | None = None) -> pd.DataFrame:
+        """Means over maps per method (rows), then a row ``"chance (uniform map)"``: the masks'
+        mean share of the image, what a map that knows nothing scores on all three; with
+        ``seconds`` (per map), a column of milliseconds per map (NaN for chance)."""
+        table = pd.DataFrame({
+            "mass accuracy": {m: np.nanmean(v) for m, v in self.mass.items()},
+            "rank accuracy": {m: np.nanmean(v) for m, v in self.rank.items()},
+            "pointing game": {m: v.mean() for m, v in self.pointing.items()},
+        })
+        if seconds is not None:
+            table["ms per face"] = pd.Series({m: 1000 * seconds[m] for m in self.mass})
+        table.loc["chance (uniform map)"] = [self.chance] * 3 + [np.nan] * (seconds is not None)
+        return table
+
+    def notes(self, n: int) -> dict[str, list[str]]:
+        """Per method, a caption line for each of the first ``n`` maps."""
+        return {m: [f"mass {self.mass[m][j]:.2f} · rank {self.rank[m][j]:.2f} · pointing "
+                    f"{self.pointing[m][j]:.2f}" for j in range(n)] for m in self.mass}
+
+
+def ground_truth_scores(maps: dict[str, np.ndarray], masks) -> GroundTruthScores:
+    """:func:`relevance_mass_accuracy`, :func:`relevance_rank_accuracy` and
+    :func:`pointing_game` of each method's maps (``{method: (N, H, W)}``) against ``masks``."""
+    return GroundTruthScores({m: relevance_mass_accuracy(r, masks) for m, r in maps.items()},
+                             {m: relevance_rank_accuracy(r, masks) for m, r in maps.items()},
+                             {m: pointing_game(r, masks) for m, r in maps.items()},
+                             float(mask_share(masks).mean()))
+
+
+def perturbation_table(model: nn.Module, x: torch.Tensor, maps: dict[str, np.ndarray], target, *,
+                       patch: int, steps: int, seed: int = 0
+                       ) -> tuple[dict[str, dict[str, PerturbationCurve]], pd.DataFrame]:
+    """Region perturbation of ``x`` in the order of each method's maps, most (MoRF) and least
+    (LeRF) relevant first: the curves ``{method: {"morf": ..., "lerf": ...}}`` and a table of
+    mean AOPC per method with their difference (high is good)."""
+    curves = {m: {order: perturbation_curve(model, x, r, target, order=order, patch=patch,
+                                            steps=steps, seed=seed)
+                  for order in ("morf", "lerf")} for m, r in maps.items()}
+    table = pd.DataFrame({
+        "AOPC MoRF (high is good)": {m: aopc(c["morf"]).mean() for m, c in curves.items()},
+        "AOPC LeRF (low is good)": {m: aopc(c["lerf"]).mean() for m, c in curves.items()},
+    })
+    table["MoRF - LeRF"] = table.iloc[:, 0] - table.iloc[:, 1]
+    return curves, table
+
+
+def randomization_table(model: nn.Module, x: torch.Tensor, target, methods, *, seed: int = 0,
+                        options: dict[str, dict] | None = None) -> pd.DataFrame:
+    """:func:`randomization_check` of every method (its ``options[method]``), one table with a
+    ``method`` column."""
+    options = options or {}
+    return pd.concat([randomization_check(model, x, target, m, seed=seed, **options.get(m, {}))
+                      .assign(method=m) for m in methods], ignore_index=True)
+
+
+def randomization_pivot(table: pd.DataFrame, value: str = "spearman") -> pd.DataFrame:
+    """Methods (rows, in the table's order) by the layer randomised down to (columns, top first)."""
+    return table.pivot(index="method", columns="randomized_down_to", values=value)[
+        table["randomized_down_to"].drop_duplicates()].loc[table["method"].drop_duplicates()]
+
+
+def summary_lines(truth: pd.DataFrame, aopc_table: pd.DataFrame, sanity: pd.DataFrame, *,
+                  truth_name: str = "the ground truth") -> list[str]:
+    """Markdown bullets: the range of mass accuracy against chance, the MoRF-LeRF extremes and the
+    similarity left after randomising every layer (tables of :meth:`GroundTruthScores.table`,
+    :func:`perturbation_table`, :func:`randomization_table`)."""
+    chance = truth.loc["chance (uniform map)", "mass accuracy"]
+    ranked = truth["mass accuracy"].drop("chance (uniform map)").sort_values(ascending=False)
+    gap = aopc_table["MoRF - LeRF"]
+    final = sanity[sanity["step"] == sanity["step"].max()].set_index("method")["spearman"]
+    return [
+        f"* On these faces the explainers put between **{ranked.min():.0%}** and "
+        f"**{ranked.max():.0%}** of their positive relevance on {truth_name}, against **{chance:.0%}** for a map that knows nothing; the best by relevance "
+        f"mass is `{ranked.index[0]}`, the weakest `{ranked.index[-1]}`.",
+        f"* Perturbation ranks them differently in part: the largest MoRF-LeRF gap is "
+        f"`{gap.idxmax()}`'s ({gap.max():.2f}), the smallest `{gap.idxmin()}`'s "
+        f"({gap.min():.2f}).",
+        f"* After randomising every layer, the explanations keep a Spearman similarity between "
+        f"{final.min():.2f} (`{final.idxmin()}`) and {final.max():.2f} (`{final.idxmax()}`) to "
+        f"those of the trained network: the higher, the more a heatmap shows the input rather "
+        f"than the model.",
+    ]

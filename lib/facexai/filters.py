@@ -257,3 +257,19 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
     })
     table.loc[np.isnan(table["js_bits"]), ["p_js", "p_js_fwer"]] = np.nan
     return table
+
+
+def strongest_au(association: pd.DataFrame) -> pd.DataFrame:
+    """Each channel's most positively correlated AU (one row per channel of an
+    :func:`au_association` table), strongest first."""
+    return association.sort_values("r", ascending=False).drop_duplicates("channel")
+
+
+def channel_views(model: nn.Module, layer: str, x: torch.Tensor, images: np.ndarray, channels,
+                  k: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``channels`` of ``layer``: the receptive-field crops of ``images`` at its
+    ``k`` strongest activations over ``x`` (one per image, :func:`crop_patches`) and the
+    projection of its single strongest activation to pixel space (:func:`project_top`)."""
+    channels = np.asarray(channels, int)
+    tops = top_activations(model, layer, x, k=k)
+    return crop_patches(images, tops)[channels], project_top(model, x, tops, channels=channels)

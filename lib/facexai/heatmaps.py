@@ -19,6 +19,7 @@ both directions (:meth:`facexai.explain.Target.regression`: ``sign=+1`` why the 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -28,14 +29,16 @@ from torch import nn
 
 from . import faithfulness, stats
 from .explain import Target, explain, prepared, relevance_map
-from .explain.cam import GradCAM, finer_layer
+from .explain.cam import GradCAM, finer_layer, layer_shape
 from .explain.registry import get
-from .regions import has_landmarks
+from .ratings import to_tensor
+from .regions import has_landmarks, region_label_maps
 from .regressors import networks
 from .scoring import score_maps, truth_masks
 
-__all__ = ["SIGNS", "attribute_gradcams", "attribute_maps", "explain_output", "explained_maps",
-           "explained_rows", "finer_summary", "input_check"]
+__all__ = ["SIGNS", "ExplainedFaces", "attribute_gradcams", "attribute_maps", "explain_output", "explained_maps",
+           "explained_faces", "explained_rows", "finer_comparison", "finer_summary",
+           "input_check"]
 
 #: The two directions of a regression output explained.
 SIGNS: dict[int, str] = {1: "high", -1: "low"}
@@ -55,6 +58,56 @@ def explained_rows(data, n: int | None = None) -> np.ndarray:
     test faces (never seen in training or model selection) with known landmarks, the first ``n``."""
     test = data.indices("test")
     return test[has_landmarks(data.landmarks[test])][:n]
+
+
+@dataclass
+class ExplainedFaces:
+    """The faces a section explains (:func:`explained_faces`), ready for the explainers."""
+
+    rows: np.ndarray          # rows of the data
+    images: np.ndarray        # (N, H, W, 3) uint8
+    x: torch.Tensor           # the model's input (:func:`facexai.ratings.to_tensor`)
+    labels: np.ndarray        # (N, H, W) region label maps (:func:`region_label_maps`)
+    gray: np.ndarray          # (N, H, W) in [0, 1], to draw maps over
+    cam_layer: str            # the Grad-CAM layer of the first attribute's network
+    cam_cells: tuple          # its maps' (rows, columns)
+    test_r: pd.Series         # test Pearson r of each explained attribute
+    n_test: int               # test faces, with or without landmarks
+    n_landmarks: int          # test faces with landmarks
+    network: nn.Module        # the network explained for the first attribute
+
+    @property
+    def fine_layer(self) -> str:
+        """:func:`facexai.explain.cam.finer_layer` of the Grad-CAM layer."""
+        return finer_layer(self.network, self.cam_layer)
+
+    def describe(self) -> str:
+        """One paragraph: how many faces, the Grad-CAM layer and its cells, the test r."""
+        h, w = self.cam_cells
+        return (f"{len(self.rows)} of the {self.n_test} test faces are explained "
+                f"({self.n_landmarks} have landmarks), at {self.images.shape[1]} px. The Grad-CAM "
+                f"layer is `{self.cam_layer}`: at this input size its maps are **{h} x {w}** "
+                f"cells, upsampled to the image. Test Pearson r of the model for the attributes "
+                f"explained: " + ", ".join(f"{a} {r:.2f}" for a, r in self.test_r.items()) + ".")
+
+
+def explained_faces(data, fitted, attributes: Sequence[str], n: int | None = None
+                    ) -> ExplainedFaces:
+    """The first ``n`` :func:`explained_rows` of ``data`` with everything an explanation section
+    needs: the input tensor, region label maps, gray faces, the Grad-CAM layer of ``fitted``'s
+    network for ``attributes[0]`` and its cells, and ``fitted``'s test r of each attribute."""
+    test = data.indices("test")
+    rows = explained_rows(data, n)
+    images = data.images[rows]
+    x = to_tensor(images)
+    module, _, cam_layer = fitted.explainable(attributes[0])
+    test_r = stats.pearson_columns(fitted.predict(data.images[test])[list(attributes)],
+                                   data.ratings.iloc[test])
+    labels = region_label_maps(data.landmarks[rows], images.shape[1:3])
+    cells = layer_shape(module, x, cam_layer)[-2:]
+    return ExplainedFaces(rows, images, x, labels, images.mean(-1) / 255.0, cam_layer, cells,
+                          test_r, len(test), int(has_landmarks(data.landmarks[test]).sum()),
+                          module)
 
 
 def explain_output(model: nn.Module, x: torch.Tensor, index: int, layer: str | None,
@@ -152,6 +205,23 @@ def finer_summary(fitted, x: torch.Tensor, attributes, labels, *, n_boot: int = 
     maps = explained_maps(fitted, x, attributes, ("gradcam",), (1,), layer=finer_layer)
     summary = score_maps(maps, labels).summary(n_boot=n_boot, seed=seed)
     return summary.assign(method="gradcam (finer layer)")
+
+
+def finer_comparison(summary: pd.DataFrame, fine: pd.DataFrame, layers: tuple[str, str]
+                     ) -> tuple[pd.DataFrame, str]:
+    """Grad-CAM (high ratings) at the Grad-CAM layer (``summary``) and one stage finer
+    (``fine``, :func:`finer_summary`): the lifts per attribute side by side, and a sentence
+    comparing how many attributes beat chance on the primary regions at ``layers``
+    (coarse, fine)."""
+    coarse = summary[(summary["method"] == "gradcam") & (summary["sign"] == 1)]
+    table = pd.concat([coarse, fine]).pivot_table(
+        index="attribute", columns=["ground_truth", "method"], values="lift", sort=False)
+    fp, cp = (t[t["ground_truth"] == "primary"] for t in (fine, coarse))
+    above = [int((t["verdict"] == "above chance").sum()) for t in (fp, cp)]
+    text = (f"At `{layers[1]}` Grad-CAM beats chance on the primary regions for {above[0]} of "
+            f"{len(fp)} attributes (at `{layers[0]}`: {above[1]}); mean lift "
+            f"{fp['lift'].mean():+.3f} against {cp['lift'].mean():+.3f}.")
+    return table, text
 
 
 def input_check(fitted, x: torch.Tensor, x_other: torch.Tensor, ratings, attribute: str, labels,

@@ -16,10 +16,7 @@ with measured quality, so a chapter can say "cluster structure" or "none" with a
 * :func:`embed_many`, :func:`labelled_embeddings`, :func:`network_embeddings` - labelled designs
   (features with a binary label) embedded by several methods with a paper's settings, with their
   numbers (:class:`LabelledEmbeddings`); the designs may be the penultimate features of each
-  network of a fitted regressor;
-* :func:`embedding_quality`, :func:`knn_accuracy` - the Methods chapter's numbers (trustworthiness,
-  silhouette and a cross-validated plain kNN accuracy), kept until that chapter uses
-  :func:`quality_table`.
+  network of a fitted regressor.
 """
 from __future__ import annotations
 
@@ -288,47 +285,6 @@ def quality_table(features: np.ndarray, embeddings: Mapping[str, np.ndarray], la
                       **separation_test(points, labels, k=k, n_permutations=n_permutations,
                                         alpha=alpha, min_gain=min_gain, seed=seed)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("space")
-
-
-def knn_accuracy(points: np.ndarray, labels, n_neighbors: int = 10, folds: int = 5,
-                 seed: int = 0) -> float:
-    """Stratified ``folds``-fold cross-validated accuracy of a k-nearest-neighbour classifier
-    (the Methods chapter's; :func:`knn_balanced_accuracy` is the study's statistic)."""
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.neighbors import KNeighborsClassifier
-
-    labels = np.asarray(labels)
-    folds = min(folds, int(np.bincount(np.unique(labels, return_inverse=True)[1]).min()))
-    if folds < 2:
-        return float("nan")
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return float(cross_val_score(KNeighborsClassifier(n_neighbors), points, labels, cv=cv).mean())
-
-
-def embedding_quality(features: np.ndarray, embedding: np.ndarray, labels=None, *,
-                      n_neighbors: int = 10, seed: int = 0) -> dict[str, float]:
-    """Numbers for one embedding, as the Methods chapter reports them (new code:
-    :func:`quality_table`).
-
-    Returns
-    -------
-    dict
-        ``trustworthiness`` (:func:`trustworthiness`), and with ``labels``: ``knn_accuracy`` in the
-        embedding, ``knn_accuracy_features`` in the original space (what the embedding could keep),
-        both :func:`knn_accuracy`; ``silhouette`` in the embedding (:func:`silhouette`) and
-        ``chance`` (the share of the most frequent label).
-    """
-    features = np.asarray(features, float)
-    embedding = np.asarray(embedding, float)
-    out = {"trustworthiness": trustworthiness(features, embedding, n_neighbors)}
-    if labels is not None:
-        labels = np.asarray(labels)
-        out["knn_accuracy"] = knn_accuracy(embedding, labels, n_neighbors, seed=seed)
-        out["knn_accuracy_features"] = knn_accuracy(features, labels, n_neighbors, seed=seed)
-        out["silhouette"] = silhouette(embedding, labels)
-        out["chance"] = float(np.bincount(np.unique(labels, return_inverse=True)[1]).max()
-                              / len(labels))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ from .synth.attributes import driving_regions, region_weights
 
 __all__ = ["GROUND_TRUTHS", "SCORE_KEYS", "RegionScores", "area_shares", "describe_regions",
            "faithfulness_summary", "faithfulness_table", "ground_truth_table", "primary_regions",
-           "profile_correlation", "region_relevance", "region_relevance_many", "region_shares",
+           "profile_correlation", "region_relevance", "region_relevance_many",
+           "region_relevance_methods", "region_shares",
            "region_verdicts", "score_maps", "truth_masks", "truth_regions"]
 
 #: Ground truths a heatmap is scored against (see :func:`truth_regions`).
@@ -130,6 +131,13 @@ def region_relevance_many(relevance, landmarks, regions: Sequence[str] = REGIONS
                          "relevance_share": s.ravel(), "area_share": a.ravel(),
                          "relevance_per_area": _per_area(s, a).ravel(),
                          "face": np.repeat(np.arange(len(r)), len(regions))})
+
+
+def region_relevance_methods(maps: Mapping[str, np.ndarray], landmarks) -> pd.DataFrame:
+    """:func:`region_relevance_many` of each method's maps (``{method: (N, H, W)}``), one table
+    with a ``method`` column."""
+    return pd.concat([region_relevance_many(r, landmarks).assign(method=m)
+                      for m, r in maps.items()], ignore_index=True)
 
 
 def region_relevance(relevance, landmarks, regions: Sequence[str] = REGIONS) -> pd.DataFrame:

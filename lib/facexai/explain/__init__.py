@@ -29,6 +29,9 @@ key                         module        what
 """
 from __future__ import annotations
 
+import time
+from typing import Mapping, Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -36,7 +39,7 @@ from torch import nn
 # Each module registers its explainers on import; this order is the order of EXPLAINERS.
 from . import gradient, occlusion, lrp, cam  # noqa: F401,I001
 from .hooks import hook_count, prepared
-from .registry import EXPLAINERS, Explainer, get, options_for, register
+from .registry import EXPLAINERS, Explainer, describe, get, options_for, register
 from .targets import Target, TargetLike, as_target, resolve, scores
 
 #: The methods a chapter shows by default: every registered key except the two helpers that
@@ -110,5 +113,20 @@ def relevance_map(relevance, reduce: str = "sum") -> np.ndarray:
     raise ValueError(f"unknown reduce {reduce!r}; choose 'sum', 'abs' or 'max_abs'")
 
 
-__all__ = ["explain", "relevance_map", "Target", "EXPLAINERS", "METHODS", "Explainer", "register",
+def explain_many(model: nn.Module, x: torch.Tensor, target: TargetLike, methods: Sequence[str],
+                 options: Mapping[str, Mapping] | None = None
+                 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Every method's channel-summed maps of ``x`` (:func:`relevance_map`) and its seconds per
+    sample; ``options[method]`` are that method's options (library defaults otherwise; options of a
+    method not in ``methods`` are not used)."""
+    options = options or {}
+    maps, seconds = {}, {}
+    for method in methods:
+        t0 = time.perf_counter()
+        maps[method] = relevance_map(explain(model, x, target, method, **options.get(method, {})))
+        seconds[method] = (time.perf_counter() - t0) / len(x)
+    return maps, seconds
+
+
+__all__ = ["describe", "explain", "explain_many", "relevance_map", "Target", "EXPLAINERS", "METHODS", "Explainer", "register",
            "options_for", "as_target", "resolve", "scores", "hook_count", "prepared"]

@@ -85,3 +85,13 @@ def options_for(method: str, options: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"method {method!r} has no option(s) {', '.join(map(repr, unknown))}; "
                          f"its options: {known}")
     return {**explainer.defaults, **options}
+
+
+def describe(methods):
+    """One row per method: its family, what it computes (its docstring's first line) and its
+    options with their defaults."""
+    import pandas as pd
+
+    return pd.DataFrame([{"method": k, "family": get(k).family, "what it computes": get(k).doc,
+                          "options": ", ".join(f"{o}={v!r}" for o, v in get(k).defaults.items())}
+                         for k in methods]).set_index("method")

@@ -1,0 +1,160 @@
+"""An expression classifier whose evidence is known: the Methods chapter's network and its faces.
+
+A zero-bias CNN (paper 2's architecture, :func:`facexai.models.zero_bias_cnn`, scaled by its
+settings) is trained on balanced SynthFace emotion faces (:func:`facexai.groundtruth.emotion_faces`,
+paper 2's input scaling :func:`facexai.models.khorrami_input`) with the study's one training loop
+(:func:`facexai.training.fit`). :func:`scored_faces` picks the expressive test faces whose
+explanations are scored against the pixels their expression changed
+(:func:`facexai.groundtruth.expression_masks`).
+
+::
+
+    clf = train_classifier(**settings(run.params))
+    show, scored = scored_faces(clf.test.labels, clf.pred_test, n_show=4, n_eval=60)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .groundtruth import EmotionFaces, emotion_faces
+from .models import khorrami_input, zero_bias_cnn
+from .synth.factors import EMOTIONS
+from .training import fit, predict
+
+__all__ = ["ExpressionClassifier", "SETTINGS", "class_averages", "scored_faces", "settings", "train_classifier"]
+
+#: The parameters :func:`train_classifier` takes (a notebook's names for them).
+SETTINGS: tuple[str, ...] = ("seed", "image_size", "n_train", "n_test", "nuisance_scale", "workers",
+                             "widths", "hidden", "init_scale", "epochs", "batch_size",
+                             "learning_rate")
+
+#: The emotions whose faces are shown first (happy, surprise, anger, disgust, fear, sadness,
+#: contempt: CK+ codes), one correctly classified face each.
+SHOW_ORDER: tuple[int, ...] = (5, 7, 1, 3, 4, 6, 2)
+
+
+def settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``params`` that :func:`train_classifier` takes; a missing one is an error
+    that names it."""
+    missing = [k for k in SETTINGS if k not in params]
+    if missing:
+        raise KeyError(f"the expression classifier needs the parameter(s) {', '.join(missing)}")
+    return {k: params[k] for k in SETTINGS}
+
+
+@dataclass
+class ExpressionClassifier:
+    """A trained expression classifier with its faces, inputs, predictions and timings."""
+
+    model: nn.Module
+    train: EmotionFaces
+    test: EmotionFaces
+    x_train: torch.Tensor
+    x_test: torch.Tensor
+    losses: list[float]
+    pred_train: np.ndarray
+    pred_test: np.ndarray
+    render_s: float
+    train_s: float
+    options: dict[str, Any]
+
+    @property
+    def acc_train(self) -> float:
+        return float((self.pred_train == self.train.labels).mean())
+
+    @property
+    def acc_test(self) -> float:
+        return float((self.pred_test == self.test.labels).mean())
+
+    def per_class_accuracy(self) -> pd.DataFrame:
+        """Test accuracy per emotion, one column per emotion present."""
+        acc = pd.Series(self.pred_test == self.test.labels).groupby(self.test.labels).mean()
+        acc.index = [EMOTIONS[k] for k in acc.index]
+        return acc.rename("test accuracy").to_frame().T
+
+    def describe(self) -> str:
+        """One paragraph: sizes, timings, accuracies against chance, final loss."""
+        return (f"{len(self.train)} training and {len(self.test)} test faces of "
+                f"{self.train.images.shape[1]} px rendered in {self.render_s:.1f} s. The "
+                f"zero-bias CNN (filters {list(self.options['widths'])}, dense "
+                f"{self.options['hidden']}) trained for {len(self.losses)} epochs in **{self.train_s:.1f} s**: "
+                f"accuracy **{self.acc_train:.1%}** on the training faces and "
+                f"**{self.acc_test:.1%}** on the unseen test faces (chance "
+                f"{1 / len(EMOTIONS):.1%}); final training loss {self.losses[-1]:.3f}.")
+
+
+def train_classifier(*, seed: int, image_size: int, n_train: int, n_test: int,
+                     nuisance_scale: float = 1.0, workers: int = 1, widths: Sequence[int],
+                     hidden: int, init_scale: float, epochs: int, batch_size: int,
+                     learning_rate: float) -> ExpressionClassifier:
+    """Render balanced training faces and unseen test faces (one identity per face), train a
+    zero-bias CNN by SGD (momentum 0.9, weight decay 1e-5, paper 2's optimiser) and predict."""
+    t0 = time.perf_counter()
+    train = emotion_faces(n_train, seed, image_size, nuisance_scale=nuisance_scale,
+                          workers=workers)
+    test = emotion_faces(n_test, seed, image_size, start=n_train, nuisance_scale=nuisance_scale,
+                         workers=workers)
+    x_train, x_test = khorrami_input(train.images), khorrami_input(test.images)
+    render_s = time.perf_counter() - t0
+
+    torch.manual_seed(seed)
+    model = zero_bias_cnn(len(EMOTIONS), input_size=image_size, widths=widths, hidden=hidden,
+                          init_scale=init_scale)
+    t0 = time.perf_counter()
+    history = fit(model, x_train, torch.as_tensor(train.labels), loss="cross_entropy",
+                  optimizer="sgd", lr=learning_rate, momentum=0.9, weight_decay=1e-5,
+                  epochs=epochs, batch_size=batch_size, seed=seed).history
+    train_s = time.perf_counter() - t0
+    return ExpressionClassifier(
+        model, train, test, x_train, x_test, history["train_loss"].tolist(),
+        predict(model, x_train).argmax(1).numpy(), predict(model, x_test).argmax(1).numpy(),
+        render_s, train_s, dict(widths=list(widths), hidden=hidden, init_scale=init_scale,
+                                epochs=epochs, learning_rate=learning_rate))
+
+
+def scored_faces(labels, predicted, *, n_show: int, n_eval: int,
+                 order: Sequence[int] = SHOW_ORDER) -> tuple[list[int], list[int]]:
+    """The faces to show and the faces to score, as indices into ``labels``.
+
+    ``show``: one face of each emotion in ``order`` (a correctly classified one where there is
+    one), the first ``n_show``. ``scored``: ``show`` followed by the other expressive faces (not
+    neutral: a neutral face has no expression to find), ``max(n_eval, len(show))`` in all.
+    """
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    show = []
+    for e in order:
+        right = np.flatnonzero((labels == e) & (predicted == e))
+        present = np.flatnonzero(labels == e)
+        if len(right) or len(present):
+            show.append(int(right[0]) if len(right) else int(present[0]))
+    show = show[:n_show]
+    scored = list(dict.fromkeys(show + np.flatnonzero(labels > 0).tolist()))
+    return show, scored[:max(n_eval, len(show))]
+
+
+def class_averages(model: nn.Module, faces: EmotionFaces, x: torch.Tensor, classes: Sequence[int],
+                   methods: Sequence[str]) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+    """Per class, the mean face and each method's mean heatmap (explaining that class) over all
+    faces of the class, every face warped onto the mean landmark template of ``faces`` first
+    (:func:`facexai.regions.average_heatmap`)."""
+    from .explain import explain, relevance_map
+    from .regions import average_heatmap, mean_template
+
+    template = mean_template(faces.landmarks)
+    mean_faces, maps = [], {m: [] for m in methods}
+    for e in classes:
+        members = np.flatnonzero(faces.labels == e)
+        marks = faces.landmarks[members]
+        mean_faces.append(average_heatmap(faces.images[members], marks, template,
+                                          normalize=False)[0])
+        for m in methods:
+            r = relevance_map(explain(model, x[members], int(e), m))
+            maps[m].append(average_heatmap(r, marks, template)[0])
+    return mean_faces, maps

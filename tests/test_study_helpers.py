@@ -1,0 +1,122 @@
+"""The library steps the Methods and explanation chapters call instead of inline code: each checked
+against the functions it composes (computed here independently) or a hand-made case."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from facexai import expression, faithfulness, filters, heatmaps
+from facexai.explain import EXPLAINERS, describe, explain, explain_many, relevance_map
+from facexai.models import tiny_cnn
+from facexai.scoring import region_relevance_many, region_relevance_methods
+
+
+@pytest.fixture(scope="module")
+def model_x():
+    torch.manual_seed(0)
+    return tiny_cnn(3, input_size=16).double(), torch.rand(4, 1, 16, 16, dtype=torch.float64)
+
+
+def test_explain_many_is_explain_per_method_with_its_options(model_x):
+    model, x = model_x
+    options = {"occlusion": {"window": 4, "stride": 2}, "smoothgrad": {"n_samples": 3}}
+    maps, seconds = explain_many(model, x, [0, 1, 2, 0], ["gradient", "occlusion"], options)
+    assert list(maps) == ["gradient", "occlusion"] and all(s >= 0 for s in seconds.values())
+    np.testing.assert_array_equal(maps["occlusion"], relevance_map(
+        explain(model, x, [0, 1, 2, 0], "occlusion", window=4, stride=2)))
+    np.testing.assert_array_equal(maps["gradient"],
+                                  relevance_map(explain(model, x, [0, 1, 2, 0], "gradient")))
+
+
+def test_describe_lists_each_method_with_its_defaults():
+    table = describe(["gradient", "occlusion"])
+    assert list(table.index) == ["gradient", "occlusion"]
+    assert table.loc["occlusion", "family"] == EXPLAINERS["occlusion"].family
+    for option, value in EXPLAINERS["occlusion"].defaults.items():
+        assert f"{option}={value!r}" in table.loc["occlusion", "options"]
+
+
+def test_ground_truth_scores_table_has_the_metrics_and_chance():
+    masks = np.zeros((2, 4, 4), bool)
+    masks[:, :2, :2] = True
+    uniform, inside = np.ones((2, 4, 4)), np.where(masks, 1.0, 0.0)
+    scores = faithfulness.ground_truth_scores({"uniform": uniform, "inside": inside}, masks)
+    table = scores.table({"uniform": 0.001, "inside": 0.002})
+    assert list(table.columns) == ["mass accuracy", "rank accuracy", "pointing game",
+                                   "ms per face"]
+    # a uniform map scores chance (a quarter of the image) on every metric; the mask itself 1
+    np.testing.assert_allclose(table.loc["uniform"].iloc[:3], 0.25)
+    np.testing.assert_allclose(table.loc["inside"].iloc[:3], 1.0)
+    np.testing.assert_allclose(table.loc["chance (uniform map)"].iloc[:3], 0.25)
+    assert table.loc["inside", "ms per face"] == pytest.approx(2.0)
+    assert np.isnan(table.loc["chance (uniform map)", "ms per face"])
+    assert scores.table().shape[1] == 3
+    assert scores.notes(1)["inside"] == ["mass 1.00 · rank 1.00 · pointing 1.00"]
+
+
+def test_perturbation_and_randomization_tables_compose_the_single_functions(model_x):
+    model, x = model_x
+    maps, _ = explain_many(model, x, 0, ["gradient", "gradient_x_input"])
+    curves, table = faithfulness.perturbation_table(model, x, maps, 0, patch=4, steps=4, seed=1)
+    morf = faithfulness.perturbation_curve(model, x, maps["gradient"], 0, order="morf", patch=4,
+                                           steps=4, seed=1)
+    assert table.loc["gradient", "AOPC MoRF (high is good)"] == pytest.approx(
+        faithfulness.aopc(morf).mean())
+    np.testing.assert_allclose(table["MoRF - LeRF"], table.iloc[:, 0] - table.iloc[:, 1])
+    sanity = faithfulness.randomization_table(model, x, 0, ["gradient", "gradcam"], seed=2)
+    pivot = faithfulness.randomization_pivot(sanity)
+    assert list(pivot.index) == ["gradient", "gradcam"]
+    assert list(pivot.columns)[0] == "none"
+    np.testing.assert_allclose(pivot["none"], 1.0)
+    lines = faithfulness.summary_lines(
+        faithfulness.ground_truth_scores(maps, np.ones((4, 16, 16), bool) & (np.arange(16) < 8)
+                                         ).table(), table, sanity, truth_name="the left half")
+    assert len(lines) == 3 and "the left half" in lines[0]
+
+
+def test_scored_faces_show_one_correct_face_per_emotion_then_the_expressive_ones():
+    labels = np.array([0, 5, 5, 7, 1, 0, 3, 1])
+    predicted = np.array([0, 1, 5, 7, 2, 0, 3, 1])
+    show, scored = expression.scored_faces(labels, predicted, n_show=3, n_eval=5)
+    assert show == [2, 3, 7]                  # happy (the correct one), surprise, anger
+    assert scored == [2, 3, 7, 1, 4]          # then the other non-neutral faces, in order
+    # an emotion never predicted right still shows a face of it
+    assert expression.scored_faces(labels, np.zeros(8, int), n_show=1, n_eval=1)[0] == [1]
+
+
+def test_settings_name_what_is_missing():
+    with pytest.raises(KeyError, match="hidden"):
+        expression.settings({k: 1 for k in expression.SETTINGS if k != "hidden"})
+
+
+def test_strongest_au_keeps_each_channels_best():
+    assoc = pd.DataFrame({"channel": [0, 0, 1, 1], "au": ["AU1", "AU2", "AU1", "AU2"],
+                          "r": [0.1, 0.5, 0.3, -0.9]})
+    best = filters.strongest_au(assoc)
+    assert list(zip(best["channel"], best["au"])) == [(0, "AU2"), (1, "AU1")]
+
+
+def test_region_relevance_methods_stacks_each_method():
+    from facexai.synth.generate import render_batch, sample_face
+
+    images, marks = render_batch([sample_face(0, i) for i in range(2)], 48, grayscale=True)
+    maps = {"a": np.random.default_rng(0).random((2, 48, 48)), "b": np.ones((2, 48, 48))}
+    table = region_relevance_methods(maps, marks)
+    pd.testing.assert_frame_equal(
+        table[table["method"] == "a"].drop(columns="method").reset_index(drop=True),
+        region_relevance_many(maps["a"], marks))
+
+
+def test_finer_comparison_counts_above_chance_per_layer():
+    def summary(method, verdicts, lifts):
+        return pd.DataFrame({"attribute": ["x", "y"], "ground_truth": "primary", "method": method,
+                             "sign": 1, "verdict": verdicts, "lift": lifts})
+    coarse = summary("gradcam", ["above chance", "not above"], [0.2, -0.1])
+    fine = summary("gradcam (finer layer)", ["above chance", "above chance"], [0.3, 0.1])
+    table, text = heatmaps.finer_comparison(coarse, fine, ("features.30", "features.22"))
+    assert table.loc["x", ("primary", "gradcam (finer layer)")] == pytest.approx(0.3)
+    assert text.startswith("At `features.22` Grad-CAM beats chance on the primary regions for "
+                           "2 of 2 attributes (at `features.30`: 1); mean lift +0.200 against "
+                           "+0.050")
