@@ -73,9 +73,26 @@ _CLOTH = np.array([(0.17, 0.22, 0.38), (0.42, 0.43, 0.45), (0.85, 0.85, 0.82), (
 _GREY = np.array([0.76, 0.75, 0.73])
 
 
-def _colours(params: FaceParams) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Draws:
+    """The random draws of a rendered face that are not factors: the sensor noise's seed and the
+    key of its minor looks (eye colour, clothes, glasses frame, hair parting side).
+
+    By default both come from the parameters themselves (:meth:`of`), so a face's noise and looks
+    are part of its identity. A counterfactual (:mod:`facexai.synth.counterfactual`) renders the
+    changed parameters with the *original's* draws, so that only the changed factor differs.
+    """
+
+    noise_seed: int
+    look_key: str
+
+    @classmethod
+    def of(cls, params: FaceParams) -> "Draws":
+        return cls(zlib.crc32(repr(params).encode()), repr(params.identity))
+
+
+def _colours(params: FaceParams, key: str) -> dict[str, np.ndarray]:
     idt = params.identity
-    key = repr(idt)
     grey = _clip01((idt.age - 38.0) / 35.0) ** 1.2
     skin = _ramp(_SKIN, idt.skin_tone)
     hair = _ramp(_HAIR, idt.hair_color)
@@ -418,11 +435,11 @@ def _hairline(idt, y_brow: float, side: float) -> tuple[np.ndarray, np.ndarray]:
     return hx, hy
 
 
-def _hair(cv: _Canvas, f: _Face, col, params) -> None:
+def _hair(cv: _Canvas, f: _Face, col, params, key: str) -> None:
     """Front hair: one outline round the skull and down the sides, with the hairline inside."""
     idt, hf = params.identity, f.hf
     vol = 0.04 + 0.1 * idt.hair_length
-    side = 1.0 if _hash01(repr(idt), 7) < 0.5 else -1.0
+    side = 1.0 if _hash01(key, 7) < 0.5 else -1.0
     end = _hair_end(idt.hair_length)
     y_brow = float(np.mean((f.p0[17:27] - hf.c) @ hf.v)) / hf.b
     hx, hy = _hairline(idt, y_brow, side)
@@ -498,9 +515,9 @@ def _normal_table() -> np.ndarray:
     return ndtri((np.arange(4096) + 0.5) / 4096).astype(np.float32)
 
 
-def _draw(params: FaceParams, st: _Setup) -> tuple[_Canvas, _Face, dict]:
+def _draw(params: FaceParams, st: _Setup, key: str) -> tuple[_Canvas, _Face, dict]:
     f = _face(params, st.size, st.ss)
-    col = _colours(params)
+    col = _colours(params, key)
     cv = _Canvas(st, params.nuisance.background)
     _body(cv, f, col, params)
     _skin(cv, f, col)
@@ -509,7 +526,7 @@ def _draw(params: FaceParams, st: _Setup) -> tuple[_Canvas, _Face, dict]:
     _nose(cv, f, col, params)
     _marks(cv, f, col, params)
     _mouth(cv, f, col)
-    _hair(cv, f, col, params)
+    _hair(cv, f, col, params, key)
     if params.identity.glasses:
         _glasses(cv, f, col)
     return cv, f, col
@@ -534,9 +551,11 @@ def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
     return img
 
 
-def _compose(params: FaceParams, size: int, grayscale: bool) -> tuple[np.ndarray, np.ndarray]:
+def _compose(params: FaceParams, size: int, grayscale: bool,
+             draws: Draws | None = None) -> tuple[np.ndarray, np.ndarray]:
     st = _setup(size)
-    cv, f, col = _draw(params, st)
+    draws = draws or Draws.of(params)
+    cv, f, col = _draw(params, st, draws.look_key)
     nz = params.nuisance
     # Channel-first float: the (H, W) layers then broadcast over the leading axis, which numpy
     # does several times faster than over a trailing axis of length 3. All per-pixel factors are
@@ -559,8 +578,9 @@ def _compose(params: FaceParams, size: int, grayscale: bool) -> tuple[np.ndarray
     if nz.blur > 0:
         img = _blur(img, nz.blur * size / 96)
     if nz.noise > 0:
-        # Seeded by the whole parameter set, so the noise is part of the image's identity.
-        bits = np.random.SFC64(zlib.crc32(repr(params).encode())).random_raw(-(-img.size // 4))
+        # Seeded by the whole parameter set (Draws.of), so the noise is part of the image's
+        # identity; a counterfactual keeps the original's.
+        bits = np.random.SFC64(draws.noise_seed).random_raw(-(-img.size // 4))
         idx = bits.view(np.uint16)[:img.size] & 0xFFF
         img = img + _normal_table()[idx].reshape(img.shape) * np.float32(nz.noise)
     img = img * 255 + 0.5
@@ -572,7 +592,8 @@ def _compose(params: FaceParams, size: int, grayscale: bool) -> tuple[np.ndarray
     return out, f.lm
 
 
-def render(params: FaceParams, size: int = 96, grayscale: bool = False) -> np.ndarray:
+def render(params: FaceParams, size: int = 96, grayscale: bool = False, *,
+           draws: Draws | None = None) -> np.ndarray:
     """Render one face.
 
     Parameters
@@ -583,15 +604,17 @@ def render(params: FaceParams, size: int = 96, grayscale: bool = False) -> np.nd
         Side of the square image, 48..256 pixels.
     grayscale : bool
         Return ``(H, W)`` luminance instead of ``(H, W, 3)`` RGB.
+    draws : Draws, optional
+        The noise and minor looks to use (default: those of ``params``, :meth:`Draws.of`).
 
     Returns
     -------
     ndarray of uint8, shape ``(size, size, 3)`` or ``(size, size)``
     """
-    return _compose(params, check_size(size), grayscale)[0]
+    return _compose(params, check_size(size), grayscale, draws)[0]
 
 
-def render_with_landmarks(params: FaceParams, size: int = 96,
-                          grayscale: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def render_with_landmarks(params: FaceParams, size: int = 96, grayscale: bool = False, *,
+                          draws: Draws | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`render` plus the face's 68 landmarks ``(68, 2)`` in pixels, computed once."""
-    return _compose(params, check_size(size), grayscale)
+    return _compose(params, check_size(size), grayscale, draws)

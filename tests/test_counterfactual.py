@@ -1,0 +1,89 @@
+"""Counterfactual rendering: one cause changed, every random draw of the original kept."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facexai.regions import region_label_maps, REGIONS
+from facexai.synth.aus import au_regions
+from facexai.synth.counterfactual import (FACTORS, causes, change_mask, intervene, outside_share,
+                                          render_pair)
+from facexai.synth.dataset import nuisance_config
+from facexai.synth.factors import AUS
+from facexai.synth.generate import sample_face
+from facexai.synth.render import Draws, render
+
+SIZE = 96
+
+
+def _face(index: int = 3, emotion: int = 5):
+    return sample_face(0, index, emotion=emotion, nuisance=nuisance_config(1.0))
+
+
+def test_the_original_with_its_own_draws_is_the_original():
+    p = _face()
+    np.testing.assert_array_equal(render(p, SIZE, draws=Draws.of(p)), render(p, SIZE))
+
+
+def test_a_change_that_changes_nothing_leaves_every_pixel_and_the_noise():
+    p = _face(emotion=0)                               # neutral: AU12 is already off
+    assert p.nuisance.noise > 0
+    original, changed, _ = render_pair(p, "AU12", SIZE)
+    np.testing.assert_array_equal(original, changed)
+    # rendering the changed parameters on their own re-draws the noise everywhere (why the
+    # draws are pinned): most pixels differ although nothing visible changed
+    smiling = _face(emotion=5)
+    naive = render(intervene(smiling, "AU12"), SIZE)
+    pinned = render_pair(smiling, "AU12", SIZE)[1]
+    base = render(smiling, SIZE)
+    assert change_mask(base, naive).mean() > 0.5
+    assert change_mask(base, pinned).mean() < 0.15
+
+
+@pytest.mark.parametrize("cause", ["AU12", "AU4", "glasses", "hair_length", "stubble"])
+def test_a_counterfactual_differs_only_inside_its_mask(cause):
+    p = _face(index=7)
+    value = {"glasses": not p.identity.glasses, "stubble": 0.8, "hair_length": 1.0,
+             "AU4": 1.0}.get(cause)           # AU4 is off in a happy face: switch it on
+    original, changed, _ = render_pair(p, cause, SIZE, value=value)
+    mask = change_mask(original, changed)
+    assert mask.any() and mask.mean() < 0.6, f"{cause}: {mask.mean():.3f} of the image changed"
+    assert outside_share(original, changed, mask) == 0.0
+    # a thresholded mask misses the faint part of the change; growing it brings it back
+    coarse = change_mask(original, changed, threshold=0.05)
+    assert outside_share(original, changed, coarse) > 0
+    assert change_mask(original, changed, spread=2).sum() > mask.sum()
+
+
+@pytest.mark.parametrize("au", [1, 4, 12, 20])
+def test_action_unit_masks_fall_in_their_anatomical_regions(au):
+    """Most of what an AU changes lies in the regions the AU table names for it (the table is
+    hand-written; the derived mask is the truth it is tested against)."""
+    shares = []
+    for index in range(6):
+        p = _face(index=index, emotion=0).with_aus(**{f"AU{au}": 1.0})
+        original, changed, marks = render_pair(p, f"AU{au}", SIZE)
+        diff = np.abs(original.astype(int) - changed.astype(int)).max(-1).astype(float)
+        labels = region_label_maps(marks[None], (SIZE, SIZE))[0]
+        inside = np.isin(labels, [REGIONS.index(r) for r in au_regions(au)])
+        shares.append(diff[inside].sum() / diff.sum())
+    assert np.mean(shares) > 0.6, f"AU{au}: {np.round(shares, 2)}"
+
+
+def test_causes_and_bad_values_are_named():
+    assert "AU12" in causes() and "expression" in causes() and "glasses" in FACTORS
+    assert len(causes()) == len(AUS) + 1 + len(FACTORS)
+    p = _face()
+    assert intervene(p, "expression").au.sum() == 0
+    assert intervene(p, "glasses", True).identity.glasses is True
+    assert intervene(p, "skin_tone").identity.skin_tone == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="unknown cause 'beard'"):
+        intervene(p, "beard")
+    with pytest.raises(ValueError, match="unknown Action Unit 'AU3'"):
+        intervene(p, "AU3")
+    with pytest.raises(ValueError, match=r"AU intensity lies in \[0, 1\]"):
+        intervene(p, "AU12", 2.0)
+    with pytest.raises(ValueError, match="glasses is a bool"):
+        intervene(p, "glasses", 1.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        change_mask(np.zeros((4, 4)), np.zeros((5, 5)))
