@@ -299,6 +299,11 @@ def main(args) -> int:
     fps2 = parallel_throughput()
     print(f"  96 px, render_batch with 2 workers: {fps2:.0f} faces/s")
     results["faces_per_s_2_workers_96px"] = round(fps2, 1)
+    from .synth.counterfactual import pairs_per_second
+
+    pairs = max(pairs_per_second() for _ in range(3))
+    print(f"  96 px, counterfactual pairs (face + AU12 off, same draws, mask): {pairs:.0f} pairs/s")
+    results["counterfactual_pairs_per_s_96px"] = round(pairs, 1)
     print("Explanation throughput (random weights, best of 5; multi-pass methods once):")
     throughput = explanation_throughput()
     print_throughput(throughput)
