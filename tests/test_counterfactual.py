@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from facexai.regions import region_label_maps, REGIONS
 from facexai.synth.aus import au_regions
@@ -87,3 +88,30 @@ def test_causes_and_bad_values_are_named():
         intervene(p, "glasses", 1.0)
     with pytest.raises(ValueError, match="differ in shape"):
         change_mask(np.zeros((4, 4)), np.zeros((5, 5)))
+
+
+class _UpperMean(torch.nn.Module):
+    """Output 0: mean of the image's upper third; output 1: of its lower half."""
+
+    def forward(self, x):
+        h = x.shape[-2]
+        upper, lower = x[..., : h // 3, :], x[..., h // 2:, :]
+        return torch.stack([upper.mean((1, 2, 3)), lower.mean((1, 2, 3))], 1)
+
+
+def test_cause_effects_are_the_output_change_and_zero_where_nothing_changed():
+    from facexai.interventions import cause_effects
+
+    faces = [_face(index=i, emotion=0).with_aus(AU1=1.0, AU12=1.0) for i in range(3)]
+    prep = lambda a: torch.as_tensor(a, dtype=torch.float64)[:, None] / 255.0  # noqa: E731
+    table = cause_effects(_UpperMean(), faces, ["AU1", "AU12"], SIZE, preprocess=prep,
+                          grayscale=True, output=0)
+    assert list(table.columns) == ["face", "cause", "output", "original", "changed", "effect",
+                                   "changed_share"]
+    original, changed, _ = render_pair(faces[1], "AU1", SIZE, grayscale=True)
+    expected = original[: SIZE // 3].mean() / 255 - changed[: SIZE // 3].mean() / 255
+    row = table[(table["cause"] == "AU1") & (table["face"] == 1)].iloc[0]
+    assert row["effect"] == pytest.approx(expected, abs=1e-12) and row["effect"] != 0
+    # the smile changes nothing in the upper third: its effect on that output is exactly zero
+    np.testing.assert_array_equal(table.loc[table["cause"] == "AU12", "effect"], 0.0)
+    assert (table["changed_share"] > 0).all()
