@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -115,3 +116,20 @@ def test_cause_effects_are_the_output_change_and_zero_where_nothing_changed():
     # the smile changes nothing in the upper third: its effect on that output is exactly zero
     np.testing.assert_array_equal(table.loc[table["cause"] == "AU12", "effect"], 0.0)
     assert (table["changed_share"] > 0).all()
+
+
+def test_sex_proxies_follow_sex_only_as_strongly_as_asked():
+    from facexai.synth.factors import factor_correlations, identity_table, sample_identity
+
+    real = [sample_identity(0, s) for s in range(1500)]
+    free = [sample_identity(0, s, proxies=0.0) for s in range(1500)]
+    r_real, r_free = factor_correlations(real), factor_correlations(free)
+    assert r_real.loc["hair_length", "sex"] < -0.5 and r_real.loc["stubble", "sex"] > 0.3
+    assert abs(r_free.loc["hair_length", "sex"]) < 0.1 and abs(r_free.loc["stubble", "sex"]) < 0.1
+    # everything but the proxies is the same person
+    a, b = identity_table(real), identity_table(free)
+    pd.testing.assert_frame_equal(a.drop(columns=["hair_length", "stubble"]),
+                                  b.drop(columns=["hair_length", "stubble"]))
+    assert sample_identity(0, 3) == sample_identity(0, 3, proxies=1.0)
+    with pytest.raises(ValueError, match="proxies must lie in"):
+        sample_identity(0, 3, proxies=1.5)

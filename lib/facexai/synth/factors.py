@@ -24,7 +24,7 @@ EMOTIONS: tuple[str, ...] = (
 )
 
 #: Random streams (third word of the generator key).
-STREAM_IDENTITY, STREAM_EXPRESSION, STREAM_NUISANCE, STREAM_RATERS = 0, 1, 2, 3
+STREAM_IDENTITY, STREAM_EXPRESSION, STREAM_NUISANCE, STREAM_RATERS, STREAM_PROXIES = 0, 1, 2, 3, 4
 
 
 def rng_for(seed: int, key: int, stream: int) -> np.random.Generator:
@@ -160,8 +160,17 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return float(min(max(x, lo), hi))
 
 
-def sample_identity(seed: int, subject: int) -> Identity:
-    """Draw the identity of subject ``subject`` of a dataset with seed ``seed``."""
+def sample_identity(seed: int, subject: int, proxies: float = 1.0) -> Identity:
+    """Draw the identity of subject ``subject`` of a dataset with seed ``seed``.
+
+    ``proxies`` is how strongly the sex proxies that are not anatomy --- hair length and stubble
+    --- follow sex: 1 (the default) as in a realistic population (long hair mostly on women,
+    stubble only on men); below 1, for a share ``1 - proxies`` of the subjects (chosen by a stream
+    of their own) both are drawn again for a sex drawn independently, so at 0 they carry no
+    information on sex. Every other factor of a subject is the same at any ``proxies``.
+    """
+    if not 0.0 <= proxies <= 1.0:
+        raise ValueError(f"proxies must lie in [0, 1], got {proxies!r}")
     rng = rng_for(seed, subject, STREAM_IDENTITY)
     sex = int(rng.random() < 0.5)
     masc = _clip(rng.beta(5, 2) if sex else rng.beta(2, 5), 0.0, 1.0)
@@ -174,6 +183,13 @@ def sample_identity(seed: int, subject: int) -> Identity:
     brow = _clip(0.25 + 0.5 * masc + rng.normal(0, 0.12), 0.0, 1.0)
     hair_len = _clip(rng.beta(2, 5) if sex else rng.beta(4, 2), 0.0, 1.0)
     stubble = _clip(rng.beta(1.2, 2.5), 0.0, 1.0) if (sex and rng.random() < 0.45) else 0.0
+    if proxies < 1.0:
+        other = rng_for(seed, subject, STREAM_PROXIES)
+        if other.random() >= proxies:
+            psex = int(other.random() < 0.5)
+            hair_len = _clip(other.beta(2, 5) if psex else other.beta(4, 2), 0.0, 1.0)
+            stubble = (_clip(other.beta(1.2, 2.5), 0.0, 1.0) if (psex and other.random() < 0.45)
+                       else 0.0)
     return Identity(
         age=age, sex=sex, masculinity=masc,
         face_width=z(), face_length=z(), jaw_width=jaw,
@@ -198,3 +214,19 @@ def sample_nuisance(seed: int, index: int, config: NuisanceConfig = NuisanceConf
         background=tuple(float(v) for v in np.clip(base, 0.0, 1.0)),
         noise=config.noise * float(rng.random()), blur=config.blur * float(rng.random()),
     )
+
+
+def identity_table(identities):
+    """One row per identity (or :class:`FaceParams`), one column per scalar identity factor
+    (``glasses`` as 0/1; ``asym_pattern`` left out)."""
+    import pandas as pd
+
+    rows = [getattr(i, "identity", i) for i in identities]
+    return pd.DataFrame([{k: float(v) for k, v in vars(i).items() if k != "asym_pattern"}
+                         for i in rows])
+
+
+def factor_correlations(identities):
+    """Pearson correlations between the identity factors of ``identities`` (the correlations a
+    twin builds in, for the Data page); a constant factor gives NaN."""
+    return identity_table(identities).corr()

@@ -18,7 +18,7 @@ from facexai.synth.render import check_size, render_with_landmarks
 
 
 def sample_face(seed: int, index: int, *, subject: int | None = None, emotion: int | str | None = None,
-                nuisance: NuisanceConfig = NuisanceConfig()) -> FaceParams:
+                nuisance: NuisanceConfig = NuisanceConfig(), proxies: float = 1.0) -> FaceParams:
     """Parameters of face ``index`` of the dataset with seed ``seed``.
 
     Parameters
@@ -32,9 +32,13 @@ def sample_face(seed: int, index: int, *, subject: int | None = None, emotion: i
         CK+ emotion code or name; drawn (neutral-heavy) when omitted.
     nuisance : NuisanceConfig
         Largest amplitude of each nuisance factor (``NuisanceConfig.none()`` for clean images).
+    proxies : float
+        How strongly hair length and stubble follow sex (:func:`sample_identity`; 1 realistic,
+        0 independent).
     """
     left, right, code = sample_expression(seed, index, emotion)
-    return FaceParams(identity=sample_identity(seed, index if subject is None else subject),
+    return FaceParams(identity=sample_identity(seed, index if subject is None else subject,
+                                               proxies),
                       au_left=left, au_right=right, emotion=code,
                       nuisance=sample_nuisance(seed, index, nuisance))
 
