@@ -83,7 +83,7 @@ def test_renamed_column_lists_missing_and_found(copy):
         datasets.load("tenk", root, cache=False)
     text = str(err.value)
     assert "'Final Values': missing column(s) Image #, happy" in text
-    assert "found columns: Image, Filename" in text and "unexpected: Image, Filename, Happy" in text
+    assert "found columns: Image, Filename" in text and "unexpected: Image, Happy)" in text
 
 
 def test_missing_mat_field_lists_missing_and_found(copy):

@@ -60,10 +60,10 @@ from typing import Any, Callable, Mapping
 import nbformat
 
 from . import cache, paths, run
-from .execution import (FINISH_CELL, LIBRARY_FILES, BuildError, declared_inputs,  # noqa: F401
-                        execute_after, execute_notebook, execution_order, front_matter,
-                        library_fingerprint, toc_notebooks)
-from .params import ParameterError, load_profile, schema
+from .execution import (FINISH_CELL, LIBRARY_FILES, BuildError, data_fingerprint,  # noqa: F401
+                        data_tree_fingerprint, declared_inputs, execute_after, execute_notebook,
+                        execution_order, front_matter, library_fingerprint, toc_notebooks)
+from .params import ParameterError, load_profile
 
 #: Suffix of the cache entry written beside an executed notebook.
 CACHE_SUFFIX = ".cache.json"
@@ -96,44 +96,6 @@ class NotebookResult:
 # ---------------------------------------------------------------------------------------------
 # The execution cache: a notebook's key, and the entry stored beside its executed copy
 # ---------------------------------------------------------------------------------------------
-
-def _stat_fingerprint(path: Path) -> str:
-    st = path.stat()
-    return cache.digest([path.name, st.st_size, st.st_mtime_ns])
-
-
-def data_tree_fingerprint(root: Path | str, exclude: tuple[Path, ...] = ()) -> str:
-    """:func:`facexai.cache.tree_fingerprint` of ``root``, leaving out the folders ``exclude``
-    (wherever they lie under ``root``); ``"missing"`` when there is nothing at ``root``."""
-    root = Path(root).expanduser().resolve()
-    skip = {Path(e).expanduser().resolve() for e in exclude}
-    if root in skip:
-        return "excluded"
-    if not root.exists():
-        return "missing"
-    if root.is_file():
-        return _stat_fingerprint(root)
-    if not any(root in e.parents for e in skip):
-        return cache.tree_fingerprint(root)
-    parts = {child.name: data_tree_fingerprint(child, tuple(skip))
-             for child in sorted(root.iterdir()) if child.resolve() not in skip}
-    return cache.digest([str(root), parts], size=20)
-
-
-def data_fingerprint(name: str, params: Mapping[str, Any]) -> dict[str, str]:
-    """Fingerprints of the data from outside the project that a notebook's parameters point at:
-    each ``path`` parameter that is set (relative: under ``$FACEXAI_DATA``), without the cache
-    folder notebooks write into while they run and without the generated synthetic data."""
-    out = {}
-    exclude = (paths.cache_dir(), paths.synth_dir(), paths.twins_dir())
-    for key, param in schema(name).params.items():
-        value = params.get(key)
-        if param.kind == "path" and isinstance(value, str) and value:
-            base = Path(value).expanduser()
-            base = base if base.is_absolute() else paths.data_dir() / base
-            out[key] = data_tree_fingerprint(base, exclude)
-    return out
-
 
 def inputs_fingerprint(name: str, params: Mapping[str, Any]) -> dict[str, str]:
     """Fingerprints of the files a notebook declares in ``facexai: inputs`` and, for a notebook

@@ -12,6 +12,9 @@ from . import paths
 
 def _cmd_book(args: argparse.Namespace) -> int:
     from .book import build
+    from .locks import ensure_writable
+
+    ensure_writable(paths.build_dir(), "the build folder", "FACEXAI_BUILD")
 
     def make_data() -> None:
         """What `make data` does, when a notebook is about to be executed (a rebuild that
@@ -55,20 +58,49 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_check(args: argparse.Namespace) -> int:
-    """Load a real copy without the cache (nothing is written) and print what was found."""
+    """Load a real copy without the cache (nothing is written) and print what was found. TFD:
+    every ``TFD_*.mat`` present, or the one of ``--size``. Exit 1 on any problem."""
     from .datasets import DatasetError, get
-    from .datasets.report import summary
 
-    options = {"crop": None} if args.dataset == "ckplus" else {}  # validate files, not detection
+    size, leak = getattr(args, "size", None), getattr(args, "allow_identity_leak", False)
     try:
-        ds = get(args.dataset).load(args.path, cache=False, **options)
+        get(args.dataset)
     except DatasetError as err:
         print(f"facexai data check: {args.dataset} at {args.path}: FAILED: "
               f"{type(err).__name__}: {err}", file=sys.stderr)
         return 1
+    if args.dataset != "tfd" and (size or leak):
+        print("facexai data check: error: --size and --allow-identity-leak apply to --dataset tfd "
+              f"only, not {args.dataset}", file=sys.stderr)
+        return 2
+    if args.dataset == "tfd":
+        sizes = [size] if size else [s for s in (96, 48)
+                                     if (args.path / f"TFD_{s}x{s}.mat").is_file()] or [96]
+        runs = [{"image_size": s, "allow_identity_leak": leak} for s in sizes]
+    else:  # CK+: validate the files, not the face detection
+        runs = [{"crop": None} if args.dataset == "ckplus" else {}]
+    return max([_check_copy(args, options) for options in runs])
+
+
+def _check_copy(args: argparse.Namespace, options: dict) -> int:
+    """One ``data check`` load: the summary and OK, or the problems (exit 1)."""
+    from .datasets import DatasetError, get
+    from .datasets.report import summary
+
+    what = f"{args.dataset} at {args.path}" + (f" ({options['image_size']} px file)"
+                                               if "image_size" in options else "")
+    try:
+        ds = get(args.dataset).load(args.path, cache=False, **options)
+    except (DatasetError, OSError) as err:
+        print(f"facexai data check: {what}: FAILED: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
     print("\n".join(summary(ds)))
-    print(f"{args.dataset} at {args.path}: " + ("OK" if not ds.skipped else
-                                                f"{len(ds.skipped)} problem(s) found"))
+    if len(ds) == 0:  # never OK without a usable image (the loaders raise first)
+        print(f"facexai data check: {what}: FAILED: no usable image", file=sys.stderr)
+        return 1
+    leaks = ds.notes.get("identity_leaks")
+    print(f"{what}: " + ("OK" if not ds.skipped else f"{len(ds.skipped)} problem(s) found")
+          + (f"; identity leak allowed by --allow-identity-leak: {leaks[0]}" if leaks else ""))
     return 1 if ds.skipped else 0
 
 
@@ -91,7 +123,10 @@ def _cmd_execute(args: argparse.Namespace) -> int:
     """Execute one notebook with its profile's parameters, as the book build does, and store it
     under its key: the next ``facexai book`` reuses it (and executes what reads it, if needed)."""
     from .book import BuildError, execute_cached, notebook_keys, toc_notebooks
+    from .locks import ensure_writable
     from .params import load_profile
+
+    ensure_writable(paths.build_dir(), "the build folder", "FACEXAI_BUILD")
 
     values = load_profile(args.profile)
     source = paths.notebooks_dir() / f"{args.notebook}.md"
@@ -197,6 +232,10 @@ def _tool_parsers(sub) -> None:
     q.add_argument("path", type=paths.Path, help="the dataset's folder")
     q.add_argument("--dataset", required=True,
                    help="registry key: tenk, kdef, ckplus, tfd or utkface")
+    q.add_argument("--size", type=int, choices=(48, 96), help="TFD: check TFD_<size>x<size>.mat "
+                   "only (default: every TFD file present)")
+    q.add_argument("--allow-identity-leak", action="store_true", help="TFD: report an identity in "
+                   "two roles of an official fold instead of failing")
     p.set_defaults(func=_cmd_data)
 
     p = sub.add_parser("sweep", help="run a parameter sweep (sweeps/<name>.yml) with papermill; "
@@ -224,16 +263,25 @@ def _tool_parsers(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command. An error is one line on stderr, ``facexai <command>: error: ...``, and
+    exit status 2 (the traceback with ``--debug``): the project's own errors (bad parameters,
+    data, notebooks, sweeps) as they are, a missing or unreadable file or bad input (``OSError``,
+    ``ValueError``, ``KeyError``) with its type, anything else with a hint to ``--debug``."""
     parser = argparse.ArgumentParser(prog="facexai", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     _book_parsers(sub)
     _tool_parsers(sub)
     args = parser.parse_args(argv)
-    from .book import BuildError
-    from .params import ParameterError
-
     try:
         return args.func(args)
-    except (BuildError, ParameterError, FileNotFoundError) as err:
-        print(f"facexai {args.command}: error: {err}", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 - KeyboardInterrupt is not an Exception
+        if args.debug:
+            raise
+        own = any(c.__module__.split(".")[0] == "facexai" for c in type(err).__mro__)
+        text = str(err) if own else f"{type(err).__name__}: {err}"
+        text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+        if not own and not isinstance(err, (OSError, ValueError, KeyError)):
+            text += " (run with --debug for the traceback)"
+        print(f"facexai {args.command}: error: {text}", file=sys.stderr)
         return 2

@@ -5,7 +5,9 @@
 - :func:`execute_notebook`: one text notebook through jupytext and papermill (kernel ``python3``)
   into an executed ``.ipynb``, written atomically, with its run record; a failing cell is named
   the way a reader counts it, and the notebook up to the error is kept;
-- :func:`library_fingerprint`: the code part of every notebook's key (the book's and the sweeps').
+- :func:`library_fingerprint`: the code part of every notebook's key (the book's and the sweeps');
+  :func:`data_fingerprint` and :func:`data_folder_fingerprint`: their data part (a kernel that
+  dies fails its notebook like a cell that raises: :mod:`facexai.kernels`).
 
 The book (:mod:`facexai.book`) and the sweeps (:mod:`facexai.sweep`) both execute through here, so
 neither imports the other for it.
@@ -138,6 +140,65 @@ def library_fingerprint() -> str:
     return cache.code_fingerprint(*LIBRARY_FILES)
 
 
+def generated_data() -> tuple[Path, ...]:
+    """The folders of the data that runs write (:func:`~facexai.paths.cache_dir`) or generate
+    (:func:`~facexai.paths.synth_dir`, :func:`~facexai.paths.twins_dir`): never a run's input
+    data (the synthetic data are stored under a hash of the settings and code that made them)."""
+    return paths.cache_dir(), paths.synth_dir(), paths.twins_dir()
+
+
+def _stat_fingerprint(path: Path) -> str:
+    st = path.stat()
+    return cache.digest([path.name, st.st_size, st.st_mtime_ns])
+
+
+def data_tree_fingerprint(root: Path | str, exclude: tuple[Path, ...] = ()) -> str:
+    """:func:`facexai.cache.tree_fingerprint` of ``root``, leaving out the folders ``exclude``
+    (wherever they lie under ``root``); ``"missing"`` when there is nothing at ``root``."""
+    root = Path(root).expanduser().resolve()
+    skip = {Path(e).expanduser().resolve() for e in exclude}
+    if root in skip:
+        return "excluded"
+    if not root.exists():
+        return "missing"
+    if root.is_file():
+        return _stat_fingerprint(root)
+    if not any(root in e.parents for e in skip):
+        return cache.tree_fingerprint(root)
+    parts = {child.name: data_tree_fingerprint(child, tuple(skip))
+             for child in sorted(root.iterdir()) if child.resolve() not in skip}
+    return cache.digest([str(root), parts], size=20)
+
+
+def data_fingerprint(name: str, params: Mapping[str, Any]) -> dict[str, str]:
+    """Fingerprints of the data from outside the project that a notebook's parameters point at:
+    each ``path`` parameter that is set (relative: under ``$FACEXAI_DATA``), without the cache
+    folder notebooks write into while they run and without the generated synthetic data."""
+    from .params import schema
+
+    out = {}
+    exclude = generated_data()
+    for key, param in schema(name).params.items():
+        value = params.get(key)
+        if param.kind == "path" and isinstance(value, str) and value:
+            base = Path(value).expanduser()
+            base = base if base.is_absolute() else paths.data_dir() / base
+            out[key] = data_tree_fingerprint(base, exclude)
+    return out
+
+
+def data_folder_fingerprint(root: Path | str | None = None) -> str:
+    """The data folder a sweep point reads (``$FACEXAI_DATA`` by default): its resolved path and
+    :func:`data_tree_fingerprint` of each entry but :func:`generated_data`, the same whether those
+    exist yet or not (a point that makes the synthetic data does not change it); ``"no input
+    data"`` wherever the folder holds nothing else (the synthetic data are the same everywhere)."""
+    root = Path(root or paths.data_dir()).expanduser().resolve()
+    skip = tuple(Path(p).expanduser().resolve() for p in generated_data())
+    entries = sorted(root.iterdir()) if root.is_dir() else []
+    parts = {c.name: data_tree_fingerprint(c, skip) for c in entries if c.resolve() not in skip}
+    return cache.digest([str(root), parts], size=20) if parts else "no input data"
+
+
 def _kernel_env(profile: str, notebook: str, record_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     # An Agg backend in the kernel makes plt.show() draw nothing: the book would lose its figures.
@@ -162,6 +223,20 @@ def _code_cell_number(nb: nbformat.NotebookNode, index: int) -> str:
     return f"code cell {n}"
 
 
+def _failed(name: str, source: Path, nb: nbformat.NotebookNode, index: int | None, error: str,
+            failed: Path) -> BuildError:
+    """The error of a notebook that failed in cell ``index`` of ``nb`` (kept in ``failed``)."""
+    if index is None:
+        where, first = "its kernel's start", ""
+    else:
+        where = _code_cell_number(nb, index)
+        text = [c for c in nb.cells if "papermill-error-cell-tag" not in
+                c.metadata.get("tags", [])][index].source.strip()
+        first = text.splitlines()[0] if text else ""
+    return BuildError(f"notebook {name!r} ({source}) failed in {where} (starting {first!r}): "
+                      f"{error}\nthe executed notebook up to the error is in {failed}")
+
+
 def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profile: str, *,
                      key: str | None = None) -> dict:
     """Execute one text notebook with papermill; write the executed copy atomically to ``out``.
@@ -172,6 +247,8 @@ def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profil
     import jupytext
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from .kernels import ENGINE, KernelDied
 
     name = source.stem
     nb = jupytext.read(source)
@@ -187,16 +264,16 @@ def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profil
             try:
                 pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3",
                                     cwd=str(source.parent), progress_bar=False, log_output=False,
-                                    request_save_on_cell_execute=False)
+                                    request_save_on_cell_execute=False, engine_name=ENGINE)
             except PapermillExecutionError as err:
                 failed.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(tmp, failed)
-                first = err.source.strip().splitlines()[0] if err.source.strip() else ""
-                where = _code_cell_number(nbformat.read(failed, as_version=4), err.cell_index)
-                raise BuildError(
-                    f"notebook {name!r} ({source}) failed in {where} (starting {first!r}): "
-                    f"{err.ename}: {err.evalue}\n"
-                    f"the executed notebook up to the error is in {failed}") from None
+                executed = nbformat.read(failed, as_version=4)
+                raise _failed(name, source, executed, err.cell_index, f"{err.ename}: {err.evalue}",
+                              failed) from None
+            except KernelDied as err:  # like a cell that raises: the notebook up to it is kept
+                paths.write_text_atomic(failed, nbformat.writes(err.nb))
+                raise _failed(name, source, err.nb, err.cell_index, str(err), failed) from None
             executed = nbformat.read(tmp, as_version=4)
             if not record_path.is_file():
                 raise BuildError(f"notebook {name!r} ran but wrote no run record: it must call "

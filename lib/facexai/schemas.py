@@ -44,6 +44,8 @@ register(
     tfd_labelled=Param("int", "labelled images of the TFD twin (TFD has 4,178)", lo=7, hi=5000),
     tfd_unlabelled=Param("int", "unlabelled images of the TFD twin", lo=0, hi=5000),
     tfd_size=Param("choice", "which TFD file is loaded (paper 2: 96)", choices=(48, 96)),
+    tfd_allow_identity_leak=Param("bool", "load a TFD copy whose official folds put one identity in "
+                                  "two roles, reporting the leak instead of stopping"),
     utkface_images=Param("int", "images of the UTKFace twin", lo=10, hi=24000),
 )
 

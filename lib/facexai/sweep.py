@@ -25,9 +25,15 @@ Faults
   points go on, and :attr:`SweepReport.n_failed` (the exit status of ``facexai sweep``) counts them.
 * Resume: a point whose record (``<point-id>.point.json``) says ``ok`` under the same *key* is
   skipped. The key (:func:`facexai.cache.key`, as for every cache of the study) hashes the
-  notebook's source, the point's full parameters and :func:`library_fingerprint` (every
-  ``lib/facexai/**/*.py`` and the package data, as for the book's notebooks): a changed notebook
-  or library reruns it. Failed points are always retried.
+  notebook's source, the point's full parameters, the data it reads (:func:`point_data`: the data
+  folder, ``$FACEXAI_DATA``, and its ``path`` parameters, as the book keys its notebooks) and
+  :func:`library_fingerprint` (every ``lib/facexai/**/*.py`` and the package data, as for the
+  book's notebooks): a changed notebook, other data or a changed library reruns it. Failed points
+  are always retried.
+* A kernel that dies (out of memory, a segfault, ``os._exit``) fails its point like a cell that
+  raises. One run of a sweep at a time: a second is refused (:class:`facexai.locks.SweepLocked`)
+  while the first holds ``sweep.lock``; pool workers end with the sweep's main process, however
+  it dies.
 * Every output (executed notebook, point record, tables) is written atomically: an interrupted sweep
   (Ctrl-C, a killed worker) leaves finished points complete and nothing half-written; the next run
   completes the rest.
@@ -49,14 +55,15 @@ import itertools
 import json
 import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from . import cache, paths
 from .params import ParameterError, load_profile, read_yaml, schema
-from .sweep_executors import WorkerLost, dask_executor, local_executor
+from .execution import BuildError, data_fingerprint, data_folder_fingerprint
+from .locks import SweepLocked, ensure_writable, sweep_lock
+from .sweep_executors import WorkerLost, dask_executor, local_executor, output_to
 from .sweep_results import (ID_COLUMNS, _clean_stale, TIMING_COLUMNS, VALUE_COLUMNS, comparable,  # noqa: F401
                             metric_wide, rank_agreement, read_table, spread, table,
                             write_tables)
@@ -81,11 +88,20 @@ def library_fingerprint() -> str:
     return whole_library()
 
 
-def point_key(source_text: str, params: dict[str, Any], library: str) -> str:
-    """The resume key of a point: :func:`facexai.cache.key` of the notebook source, its parameters
-    and the library's code fingerprint."""
+def point_key(source_text: str, params: dict[str, Any], library: str,
+              data: str | None = None) -> str:
+    """The resume key of a point: :func:`facexai.cache.key` of the notebook source, its parameters,
+    the fingerprint of the data it reads (:func:`point_data`) and the library's code."""
     return cache.key({"source": cache.digest(source_text, size=64), "params": params},
-                     code=library, size=20)
+                     data=data, code=library, size=20)
+
+
+def point_data(notebook: str, params: dict[str, Any], folder: str | None = None) -> str:
+    """The data a point reads, as the book's notebooks are keyed by theirs: the data folder
+    (:func:`facexai.execution.data_folder_fingerprint`; ``folder`` if computed already) and the
+    data its ``path`` parameters name (:func:`facexai.execution.data_fingerprint`)."""
+    folder = folder or data_folder_fingerprint()
+    return cache.digest({"folder": folder, "paths": data_fingerprint(notebook, params)})
 
 
 def point_id(index: int, values: dict[str, Any]) -> str:
@@ -163,6 +179,23 @@ def _expand(spec: dict[str, Any], where: str) -> list[dict[str, Any]]:
     return [dict(p) for p in points]
 
 
+def _points(where: str, sch: Any, base: dict[str, Any], raw: list[dict[str, Any]],
+            source_text: str, library: str) -> list[Point]:
+    """Validate each point's full parameters (``base`` then its values) and key it."""
+    folder = data_folder_fingerprint()
+    points = []
+    for i, values in enumerate(raw):
+        try:
+            params = sch.validate({**base, **values})
+        except ParameterError as err:
+            raise ParameterError(f"{where}, point {i} {values!r}: {err}") from None
+        vals = {k: params[k] for k in values}
+        data = point_data(sch.notebook, params, folder)
+        points.append(Point(i, point_id(i, vals), vals, params,
+                            point_key(source_text, params, library, data)))
+    return points
+
+
 def make_sweep(name: str, spec: dict[str, Any], where: str | None = None) -> Sweep:
     """Validate a sweep spec (the content of a sweep file) and return its points.
 
@@ -204,15 +237,7 @@ def make_sweep(name: str, spec: dict[str, Any], where: str | None = None) -> Swe
             sch.validate(values, partial=True)
         except ParameterError as err:
             raise ParameterError(f"{where}, point {i} {values!r}: {err}") from None
-    points = []
-    for i, values in enumerate(raw):
-        try:
-            params = sch.validate({**base, **fixed, **values})
-        except ParameterError as err:
-            raise ParameterError(f"{where}, point {i} {values!r}: {err}") from None
-        vals = {k: params[k] for k in values}
-        points.append(Point(i, point_id(i, vals), vals, params,
-                            point_key(source_text, params, library)))
+    points = _points(where, sch, {**base, **fixed}, raw, source_text, library)
     seen: dict[str, int] = {}
     for p in points:
         text = json.dumps(p.values, sort_keys=True)
@@ -246,31 +271,6 @@ def load_sweep(name: str | Path) -> Sweep:
 _CELL = re.compile(r"failed in (.+?) \(starting")
 
 
-@contextmanager
-def _output_to(log: Path):
-    """Send this process's stdout and stderr, and those of the kernels it starts, to ``log``
-    (a notebook page running a sweep would otherwise show every kernel's start-up warnings)."""
-    import os
-    import sys
-
-    log.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log, "w", encoding="utf-8") as fh:
-        os.dup2(fh.fileno(), 1)
-        os.dup2(fh.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-
-
 def run_point(task: dict[str, Any]) -> dict[str, Any]:
     """Execute one point and write its record; return the record. Runs in a worker process.
 
@@ -279,7 +279,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     environment variables and redirects file descriptors while the point runs: one point per
     process at a time (Dask workers with one thread each).
     """
-    from .execution import BuildError, execute_notebook
+    from .execution import execute_notebook
 
     out = Path(task["out"])
     record_path = out.with_suffix(".point.json")
@@ -291,7 +291,7 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
     if task.get("threads"):
         env.update({k: str(task["threads"]) for k in THREAD_VARIABLES})
     t0 = time.perf_counter()
-    with paths.environment(env), _output_to(out.with_suffix(".log")):
+    with paths.environment(env), output_to(out.with_suffix(".log")):
         try:
             run = execute_notebook(Path(task["source"]), out, task["params"], task["profile"])
             rec.update(status="ok", results=run.get("results", {}),
@@ -308,6 +308,9 @@ def run_point(task: dict[str, Any]) -> dict[str, Any]:
                 dest = out.parent / "failed" / out.name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 failed.replace(dest)
+        except Exception as err:  # noqa: BLE001 - whatever else stopped the point fails it alone
+            rec.update(status="failed", results={}, peak_memory_mb=None, cell=None,
+                       error=f"{type(err).__name__}: {err}".splitlines()[0])
         rec["wall_s"] = round(time.perf_counter() - t0, 3)
         paths.write_text_atomic(record_path, json.dumps(rec, indent=1, sort_keys=True))
     return rec
@@ -445,6 +448,10 @@ def run_sweep(sweep: Sweep | str, *, workers: int = 1, scheduler: str | None = N
         Records of every point in grid order; ``n_failed`` is the number of failed points.
         ``KeyboardInterrupt`` propagates (after the running points stopped); no table is written
         then, and finished points are kept for the next run.
+
+    Raises :class:`facexai.locks.SweepLocked` at once while another process runs the same sweep,
+    :class:`facexai.paths.NotWritableError` if the build folder cannot be written and
+    :class:`facexai.sweep_executors.SchedulerUnreachable` if no Dask scheduler answers.
     """
     if isinstance(sweep, str):
         sweep = load_sweep(sweep)
@@ -453,8 +460,16 @@ def run_sweep(sweep: Sweep | str, *, workers: int = 1, scheduler: str | None = N
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ParameterError(f"threads must be a positive integer or None, got {threads!r}")
     t0 = time.perf_counter()
+    ensure_writable(paths.build_dir(), "the build folder", "FACEXAI_BUILD")
+    with sweep_lock(sweep.name, sweep.out_dir):
+        return _run_locked(sweep, workers, scheduler, force, threads, log, on_point, t0)
+
+
+def _run_locked(sweep: Sweep, workers: int, scheduler: str | None, force: bool,
+                threads: int | None, log: Callable[[str], None],
+                on_point: Callable[[dict[str, Any]], None] | None, t0: float) -> SweepReport:
+    """:func:`run_sweep` once it holds the sweep's lock."""
     out = sweep.out_dir
-    out.mkdir(parents=True, exist_ok=True)
     _clean_stale(out)
     records: dict[str, dict] = {}
     report = SweepReport(sweep=sweep, records=[])
@@ -473,7 +488,7 @@ def run_sweep(sweep: Sweep | str, *, workers: int = 1, scheduler: str | None = N
     return report
 
 
-__all__ = ["Sweep", "Point", "SweepReport", "WorkerLost", "load_sweep", "make_sweep", "run_sweep",
-           "run_point", "finished", "table", "write_tables", "read_table", "comparable",
+__all__ = ["Sweep", "Point", "SweepReport", "WorkerLost", "SweepLocked", "load_sweep", "make_sweep",
+           "run_sweep", "run_point", "finished", "table", "write_tables", "read_table", "comparable",
            "metric_wide", "spread", "rank_agreement", "library_fingerprint", "point_key",
-           "point_id", "THREAD_VARIABLES"]
+           "point_data", "point_id", "sweep_lock", "THREAD_VARIABLES"]

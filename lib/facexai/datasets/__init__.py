@@ -26,8 +26,9 @@ from typing import Any
 
 from . import ckplus, kdef, tenk, tfd, utkface  # noqa: F401  (each registers its format)
 from .core import (DATASETS, ROLES, DatasetError, DatasetNotFoundError, DatasetSpec, DuplicateIdError,
-                   FaceDataset, LabelError, LayoutError, SchemaError, Skipped, SplitScheme,
-                   SubjectLeakError, UnknownDatasetError, UnreadableFileError, get)
+                   FaceDataset, IncompleteDatasetError, LabelError, LayoutError, NotWritableError,
+                   SchemaError, Skipped, SplitScheme, SubjectLeakError, UnknownDatasetError,
+                   UnreadableFileError, get)
 from .twins import TWIN_KEYS, dataset_roots, ensure_twin, load_options, twin_settings
 
 
@@ -43,7 +44,8 @@ def locate(key: str, data_dir: Path | str) -> Path:
 
 __all__ = [
     "DATASETS", "ROLES", "TWIN_KEYS", "DatasetError", "DatasetNotFoundError", "DatasetSpec",
-    "DuplicateIdError", "FaceDataset", "LabelError", "LayoutError", "SchemaError", "Skipped",
+    "DuplicateIdError", "FaceDataset", "IncompleteDatasetError", "LabelError", "LayoutError",
+    "NotWritableError", "SchemaError", "Skipped",
     "SplitScheme", "SubjectLeakError", "UnknownDatasetError", "UnreadableFileError", "dataset_roots",
     "ensure_twin", "get", "load", "load_options", "locate", "twin_settings",
 ]

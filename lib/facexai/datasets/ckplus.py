@@ -30,10 +30,11 @@ from ..synth.aus import sequence
 from ..synth.dataset import nuisance_config
 from ..synth.factors import AUS, EMOTIONS
 from ..synth.generate import sample_face
-from .core import (DatasetSpec, DuplicateIdError, FaceDataset, LabelError, LayoutError,
-                   UnreadableFileError, check_labels, check_subject_independent, listing, register)
+from .core import (DatasetSpec, DuplicateIdError, FaceDataset, IncompleteDatasetError, LabelError,
+                   LayoutError, UnreadableFileError, check_labels, check_subject_independent,
+                   listing, register)
 from .facecrop import haar_crop
-from .io import Reader, cached, format_row, read_numbers, resize, scale_points, to_gray, visible
+from .io import Reader, cached, entries, format_row, read_numbers, resize, scale_points, to_gray
 from .splits import rotating_scheme, subject_folds
 from .twins import place, render, save_image
 
@@ -64,7 +65,7 @@ def _one_file(folder: Path, suffix: str) -> Path | None:
     """The single ``*suffix`` file of a label folder (None if none; an error if several)."""
     if not folder.is_dir():
         return None
-    found = [p for p in visible(folder.iterdir()) if p.name.endswith(suffix)]
+    found = [p for p in entries(folder) if p.name.endswith(suffix)]
     if len(found) > 1:
         raise DuplicateIdError(f"CK+: {folder} holds {len(found)} {suffix} files "
                                f"({listing(p.name for p in found)}); a sequence has one")
@@ -124,8 +125,13 @@ def load(root: Path | str, *, frames: str = "paper2", crop: str | None = "haar",
         raise ValueError("the Haar crop (paper 2) makes grayscale images of a fixed size")
     emotion_dir = next((d for d in EMOTION_DIRS if (Path(root) / d).is_dir()), EMOTION_DIRS[0])
     root = SPEC.require(root, IMAGES, emotion_dir)
+    for folder, what in ((IMAGES, "images"), (emotion_dir, "labels")):
+        _not_nested(root / folder, what)
     reader = Reader(root, strict)
     records, sources, unlabelled = _scan(root, emotion_dir, frames, reader)
+    if not records:
+        raise IncompleteDatasetError(f"CK+: no labelled sequence with images under {root}: "
+                                     + _why_empty(root, emotion_dir, reader))
     pre_skipped = list(reader.skipped)
     options = dict(frames=frames, crop=crop, size=size, grayscale=grayscale, n_folds=n_folds,
                    strict=strict)
@@ -138,31 +144,66 @@ def load(root: Path | str, *, frames: str = "paper2", crop: str | None = "haar",
     return cached("ckplus", root, sources, options, build, cache)
 
 
+def _not_nested(folder: Path, what: str) -> None:
+    """:class:`LayoutError` when the subject folders sit one level too deep (an archive unzipped
+    into a folder of its own name: ``Emotion_labels/Emotion/S005/...``)."""
+    subs = [p for p in entries(folder) if p.is_dir()]
+    if not subs or any(SUBJECT.match(p.name) for p in subs):
+        return
+    for sub in subs:
+        if any(SUBJECT.match(p.name) and p.is_dir() for p in entries(sub)):
+            raise LayoutError(
+                f"CK+: {what} look unzipped one level too deep: the subject folders (S005/...) are "
+                f"in {sub}, expected directly in {folder}; move them up one level")
+
+
+def _label_dirs(root: Path, emotion_dir: str) -> dict[str, Path]:
+    """Every ``Snnn/nnn`` folder of the emotion labels holding an ``_emotion.txt`` file."""
+    found = {}
+    for subj in entries(root / emotion_dir):
+        if subj.is_dir() and SUBJECT.match(subj.name):
+            for seq in entries(subj):
+                if seq.is_dir() and SEQUENCE.match(seq.name):
+                    emo = _one_file(seq, "_emotion.txt")
+                    if emo is not None:
+                        found[f"{subj.name}/{seq.name}"] = emo
+    return found
+
+
+def _why_empty(root: Path, emotion_dir: str, reader: Reader) -> str:
+    """The likely cause of a CK+ copy without a usable sequence."""
+    subjects = [p for p in entries(root / IMAGES) if p.is_dir() and SUBJECT.match(p.name)]
+    labels = _label_dirs(root, emotion_dir)
+    if not subjects:
+        return f"{IMAGES}/ holds no subject folder Snnn (an empty or incomplete copy)"
+    if not labels:
+        return (f"{emotion_dir}/ holds no Snnn/nnn/*_emotion.txt file (the labels come in their own "
+                "archive, Emotion_labels.zip: unzip it into the copy)")
+    return (f"none of the {len(labels)} emotion label(s) under {emotion_dir}/ matches a sequence "
+            f"with images in {IMAGES}/ (e.g. {next(iter(labels))}): images and labels come from "
+            "different copies, or the images are incomplete")
+
+
 def _scan(root: Path, emotion_dir: str, frames: str, reader: Reader) -> tuple[list, list, list]:
     """The labelled sequences' chosen frames (records), every file read (sources), and the
-    sequences without an emotion label."""
+    sequences without an emotion label; a label of a sequence without images is skipped."""
     records, sources, unlabelled = [], [], []
-    for subj in visible((root / IMAGES).iterdir()):
+    orphans = _label_dirs(root, emotion_dir)
+    for subj in entries(root / IMAGES):
         if not (subj.is_dir() and SUBJECT.match(subj.name)):
             reader.skip(subj, "not a subject folder Snnn", LayoutError)
             continue
-        for seq in visible(subj.iterdir()):
+        for seq in entries(subj):
             if not (seq.is_dir() and SEQUENCE.match(seq.name)):
                 reader.skip(seq, "not a sequence folder nnn", LayoutError)
                 continue
             rel = f"{subj.name}/{seq.name}"
-            pattern = re.compile(rf"^{subj.name}_{seq.name}_(\d{{8}})\.png$")
-            pngs = []
-            for p in visible(seq.iterdir()):
-                if pattern.match(p.name):
-                    pngs.append(p)
-                else:
-                    reader.skip(p, f"name does not follow {subj.name}_{seq.name}_nnnnnnnn.png",
-                                LayoutError)
-            emo_file = _one_file(root / emotion_dir / rel, "_emotion.txt")
+            pngs = _frames(seq, subj.name, reader)
+            emo_file = orphans.get(rel)
             if emo_file is None or not pngs:
-                unlabelled.append(rel)
+                unlabelled += [] if emo_file else [rel]
                 continue
+            del orphans[rel]
             code = _emotion(emo_file)
             facs_file = _one_file(root / "FACS" / rel, "_facs.txt")
             facs = _facs(facs_file) if facs_file else None
@@ -172,10 +213,25 @@ def _scan(root: Path, emotion_dir: str, frames: str, reader: Reader) -> tuple[li
             for png, label, role in chosen:
                 mark = root / "Landmarks" / rel / f"{png.stem}_landmarks.txt"
                 records.append(dict(path=png, mark=mark, subject=subj.name, sequence=rel,
-                                    frame=int(pattern.match(png.name).group(1)), emotion=label,
+                                    frame=int(png.stem.rsplit("_", 1)[1]), emotion=label,
                                     role=role, facs=facs if role != "first" else {}))
                 sources += [png] + ([mark] if mark.is_file() else [])
+    for rel, emo in orphans.items():
+        reader.skip(emo, f"emotion label of sequence {rel}, which has no images in {IMAGES}/",
+                    LayoutError)
     return records, sources, unlabelled
+
+
+def _frames(seq: Path, subject: str, reader: Reader) -> list[Path]:
+    """The well-named frames of a sequence folder (others are skipped)."""
+    pattern = re.compile(rf"^{subject}_{seq.name}_(\d{{8}})\.png$")
+    pngs = []
+    for p in entries(seq):
+        if pattern.match(p.name):
+            pngs.append(p)
+        else:
+            reader.skip(p, f"name does not follow {subject}_{seq.name}_nnnnnnnn.png", LayoutError)
+    return pngs
 
 
 def _read_frames(records: list, reader: Reader, crop, size, grayscale) -> tuple:
@@ -209,6 +265,7 @@ def _build(root: Path, records: list, unlabelled: list, reader: Reader, *, crop,
            grayscale: bool, n_folds: int) -> FaceDataset:
     """The dataset of the chosen frames: images, labels, FACS codes, folds and notes."""
     kept, arrays, points, missed, no_marks = _read_frames(records, reader, crop, size, grayscale)
+    reader.require_any(len(kept), len(records), "CK+")
     subjects = np.array([r["subject"] for r in kept], dtype=str)
     files = tuple(reader.rel(r["path"]) for r in kept)
     scheme = rotating_scheme(subject_folds(subjects, n_folds), n_folds, "paper2_folds",

@@ -9,12 +9,15 @@ parameter cell or the command line can name a dataset by its key.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+import functools
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from .. import paths
 
 # --------------------------------------------------------------------------------------------
 # Errors: one class per kind of bad input, all under DatasetError
@@ -55,6 +58,16 @@ class DuplicateIdError(DatasetError):
 
 class SubjectLeakError(DatasetError):
     """A subject appears in two roles (train/valid/test) of one split; names subjects and files."""
+
+
+class IncompleteDatasetError(DatasetError):
+    """No usable image, labels that match no image, or too few images for the split scheme: the
+    message says what was found and the likely cause (an incomplete download, a misplaced folder)."""
+
+
+class NotWritableError(DatasetError, paths.NotWritableError):
+    """A folder where a dataset must be written (``$FACEXAI_DATA``) cannot be written (a
+    :class:`facexai.paths.NotWritableError` of the data package)."""
 
 
 class UnknownDatasetError(DatasetError, KeyError):
@@ -340,10 +353,28 @@ class DatasetSpec:
 DATASETS: dict[str, DatasetSpec] = {}
 
 
+def _guarded(title: str, load: Callable[..., FaceDataset]) -> Callable[..., FaceDataset]:
+    """``load`` with a folder or file it may not read reported as one :class:`UnreadableFileError`
+    naming it, instead of a ``PermissionError`` traceback."""
+    @functools.wraps(load)
+    def guarded(*args: Any, **kwargs: Any) -> FaceDataset:
+        try:
+            return load(*args, **kwargs)
+        except PermissionError as err:
+            if isinstance(err, DatasetError):
+                raise
+            raise UnreadableFileError(
+                f"{title}: cannot read {err.filename or 'a file of the copy'}: permission denied "
+                "(give the user read access to the copy, e.g. chmod -R u+rX on its folder)") from None
+    return guarded
+
+
 def register(spec: DatasetSpec) -> DatasetSpec:
-    """Add a dataset format to :data:`DATASETS` under its key."""
+    """Add a dataset format to :data:`DATASETS` under its key (its loader reports unreadable
+    files and folders as :class:`UnreadableFileError`)."""
     if spec.key in DATASETS:
         raise ValueError(f"a dataset is already registered under {spec.key!r}")
+    spec = replace(spec, load=_guarded(spec.title, spec.load))
     DATASETS[spec.key] = spec
     return spec
 

@@ -5,11 +5,12 @@ The cache key of a loaded dataset is a hash of the *contents* of every source fi
 code of this package. Paths, sizes and modification times are not enough: a file rewritten in place
 with the same size and an old time stamp still changes the key. The cached object is written
 atomically (:func:`facexai.paths.atomic_path`) under :func:`facexai.paths.cache_dir`, never inside
-a dataset's own folder.
+a dataset's own folder, as an ``.npz`` of plain arrays and a JSON header (:mod:`.store`): the
+cache folder may be shared, so nothing in it is ever unpickled.
 """
 from __future__ import annotations
 
-import pickle
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -17,10 +18,11 @@ import numpy as np
 from PIL import Image
 
 from .. import cache as _cache, paths
-from .core import FaceDataset, Skipped, UnreadableFileError
+from . import store
+from .core import FaceDataset, IncompleteDatasetError, Skipped, UnreadableFileError
 
-#: Bump when the pickled :class:`FaceDataset` layout changes (old cache entries are then ignored).
-CACHE_VERSION = 1
+#: Bump when the stored :class:`FaceDataset` layout changes (old cache entries are then ignored).
+CACHE_VERSION = 2
 #: Cache entries kept per dataset root (the oldest go first).
 KEEP_ENTRIES = 4
 
@@ -44,11 +46,21 @@ def read_image(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()  # forces the whole decode: PIL raises on truncated data
+            if im.mode.startswith("I;16") or im.mode == "I":
+                return _deep_gray(np.asarray(im), im.mode)
             if im.mode not in ("L", "RGB"):
                 im = im.convert("RGB" if im.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L")
             return np.asarray(im).copy()
     except (OSError, ValueError, SyntaxError) as err:  # PIL reports bad data with all three
         raise UnreadableFileError(f"cannot read image {path}: {err}") from None
+
+
+def _deep_gray(values: np.ndarray, mode: str) -> np.ndarray:
+    """A 16-bit (or 32-bit integer) gray image as uint8, scaled by its bit depth: 0..65535 gives
+    0..255 (Pillow's own conversion to "L" clips everything above 255 to white)."""
+    values = values.astype(np.float64)
+    bits = 16 if mode.startswith("I;16") or values.max(initial=0) <= 65535 else 32
+    return np.clip(np.rint(values * 255.0 / (2.0 ** bits - 1)), 0, 255).astype(np.uint8)
 
 
 def resize(img: np.ndarray, size: int | None, grayscale: bool) -> np.ndarray:
@@ -86,6 +98,14 @@ class Reader:
             raise error(f"{path}: {reason} (strict mode; without strict the file is skipped "
                         "and listed)")
         self.skipped.append(Skipped(self.rel(path), reason))
+
+    def require_any(self, n_kept: int, n_tried: int, title: str) -> None:
+        """Raise :class:`IncompleteDatasetError` when none of ``n_tried`` images could be read."""
+        if n_kept == 0 and n_tried > 0:
+            first = f" (first: {self.skipped[0].path}: {self.skipped[0].reason})" if self.skipped \
+                else ""
+            raise IncompleteDatasetError(f"{title}: none of the {n_tried} image file(s) under "
+                                         f"{self.root} could be read{first}")
 
     def image(self, path: Path) -> np.ndarray | None:
         try:
@@ -153,7 +173,8 @@ def cached(key: str, root: Path, files: list[Path], options: dict[str, Any],
     cache : bool or path
         ``True``: :func:`facexai.paths.cache_dir`; a path: that folder; ``False``: no cache.
 
-    The returned dataset's ``notes["cache"]`` is ``"hit"``, ``"built"`` or ``"off"``.
+    The returned dataset's ``notes["cache"]`` is ``"hit"``, ``"built"`` or ``"off"`` (``"off
+    (<why>)"`` when the entry could not be written: a read-only cache folder).
     """
     if cache is False:
         ds = build()
@@ -161,32 +182,59 @@ def cached(key: str, root: Path, files: list[Path], options: dict[str, Any],
         return ds
     folder = paths.datasets_cache() if cache is True else Path(cache) / "datasets"
     where = _cache.digest(str(Path(root).resolve()), size=8)
-    target = folder / f"{key}-{where}-{content_hash(root, files, options)[:20]}.pkl"
+    try:
+        target = folder / f"{key}-{where}-{content_hash(root, files, options)[:20]}.npz"
+    except OSError as err:  # a source file that cannot be read (permissions)
+        raise UnreadableFileError(f"cannot read {err.filename or root}: {err.strerror or err}"
+                                  ) from None
     if target.is_file():
         try:
-            with open(target, "rb") as fh:
-                ds = pickle.load(fh)
-            ds.notes["cache"] = "hit"
-            ds.notes["cache_file"] = str(target)
+            ds = store.read(target)
+            ds.notes.update(cache="hit", cache_file=str(target))
             return ds
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        except store.UNREADABLE:
             pass  # an unreadable entry (other library version): rebuild and overwrite it
     ds = build()
-    # keep the few most recent entries of this root (other options, earlier contents)
-    older = sorted(target.parent.glob(f"{key}-{where}-*.pkl"), key=lambda p: p.stat().st_mtime)
-    for old in older[:max(0, len(older) - KEEP_ENTRIES + 1)]:
-        old.unlink(missing_ok=True)
-    with paths.atomic_path(target) as tmp:
-        with open(tmp, "wb") as fh:
-            pickle.dump(ds, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    ds.notes["cache"] = "built"
-    ds.notes["cache_file"] = str(target)
+    _store(ds, target, f"{key}-{where}-")
     return ds
 
 
+def _store(ds: FaceDataset, target: Path, stem: str) -> None:
+    """Write the cache entry (keeping the few most recent of this root); a cache folder that
+    cannot be written, or a dataset the format cannot hold exactly, leaves the cache off."""
+    try:
+        older = sorted((p for p in target.parent.glob(f"{stem}*") if p.suffix in (".npz", ".pkl")),
+                       key=lambda p: p.stat().st_mtime)
+        for old in older[:max(0, len(older) - KEEP_ENTRIES + 1)]:
+            old.unlink(missing_ok=True)
+        with paths.atomic_path(target) as tmp:
+            store.write(ds, tmp)
+    except (OSError, TypeError) as err:
+        warnings.warn(f"dataset cache not written ({target.parent}): {err}", stacklevel=3)
+        ds.notes["cache"] = f"off ({err})"
+        return
+    ds.notes.update(cache="built", cache_file=str(target))
+
+
+#: Files and folders that file managers and archivers add to a copy; never data.
+SYSTEM_FILES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", "__macosx", "icon\r"})
+
+
 def visible(entries: Iterable[Path]) -> list[Path]:
-    """Sorted entries without hidden files (``.DS_Store`` and the like are not data)."""
-    return sorted(p for p in entries if not p.name.startswith("."))
+    """Sorted entries without hidden or system files (``.DS_Store``, ``Thumbs.db``,
+    ``desktop.ini``, ``__MACOSX/`` are not data)."""
+    return sorted(p for p in entries
+                  if not p.name.startswith(".") and p.name.lower() not in SYSTEM_FILES)
+
+
+def entries(folder: Path) -> list[Path]:
+    """:func:`visible` entries of ``folder``; :class:`UnreadableFileError` naming a folder that
+    cannot be listed."""
+    try:
+        return visible(Path(folder).iterdir())
+    except PermissionError:
+        raise UnreadableFileError(f"cannot list folder {folder}: permission denied (give the user "
+                                  "read access to the copy, e.g. chmod -R u+rX on its folder)") from None
 
 
 def tree_lines(root: Path, max_children: int = 3, depth: int = 4) -> list[str]:
@@ -195,7 +243,7 @@ def tree_lines(root: Path, max_children: int = 3, depth: int = 4) -> list[str]:
     lines = [f"{root.name}/"]
 
     def walk(folder: Path, prefix: str, level: int) -> None:
-        items = visible(folder.iterdir())
+        items = entries(folder)
         for item in items[:max_children]:
             lines.append(f"{prefix}{item.name}{'/' if item.is_dir() else ''}")
             if item.is_dir() and level < depth:

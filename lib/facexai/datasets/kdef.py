@@ -19,9 +19,9 @@ import pandas as pd
 from ..synth.dataset import nuisance_config
 from ..synth.factors import sample_identity
 from ..synth.generate import sample_face
-from .core import (DatasetSpec, DuplicateIdError, FaceDataset, LayoutError, check_subject_independent,
-                   listing, register)
-from .io import Reader, cached, resize, visible
+from .core import (DatasetSpec, DuplicateIdError, FaceDataset, IncompleteDatasetError, LayoutError,
+                   check_subject_independent, listing, register)
+from .io import Reader, cached, entries, resize
 from .splits import rotating_scheme, subject_folds
 from .twins import place, render, save_image
 
@@ -50,7 +50,7 @@ def _kdef_folder(root: Path) -> Path:
     """``root/KDEF``, or ``root`` itself when it directly holds the ``AF01``-style folders."""
     if (root / "KDEF").is_dir():
         return root / "KDEF"
-    if root.is_dir() and any(FOLDER.match(p.name) for p in root.iterdir() if p.is_dir()):
+    if root.is_dir() and any(FOLDER.match(p.name) for p in entries(root) if p.is_dir()):
         return root
     raise SPEC.not_found(root, root / "KDEF")
 
@@ -81,7 +81,13 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False,
         raise ValueError(f"unknown KDEF angle code(s) {unknown}; codes: {ANGLES}")
     folder = _kdef_folder(root)
     reader = Reader(root, strict)
-    records = _scan(folder, angles, reader)
+    records, n_named = _scan(folder, angles, reader)
+    if not records:
+        raise IncompleteDatasetError(f"KDEF: no image to load in {folder}: " + (
+            f"none of its {n_named} image(s) has angle(s) {', '.join(angles)}" if n_named else
+            "no file named <ID><EX><ANGLE>.JPG in an <ID> folder (e.g. AF01/AF01AFS.JPG)"
+            + (f"; {len(reader.skipped)} misnamed file(s) skipped, e.g. {reader.skipped[0].path}"
+               if reader.skipped else "; the folder is empty")))
     pre_skipped = list(reader.skipped)
     options = dict(size=size, grayscale=grayscale, angles=list(angles), square=square,
                    n_folds=n_folds, strict=strict)
@@ -94,14 +100,15 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False,
     return cached("kdef", root, [r[0] for r in records], options, build, cache)
 
 
-def _scan(folder: Path, angles, reader: Reader) -> list[tuple]:
+def _scan(folder: Path, angles, reader: Reader) -> tuple[list[tuple], int]:
     """Every well-named image of the kept ``angles``: (path, series, sex, identity, expression,
-    angle); misnamed files are skipped, an image code present twice is an error."""
+    angle), and the number of well-named images of any angle; misnamed files are skipped, an
+    image code present twice is an error."""
     records, seen = [], {}
-    for sub in visible(folder.iterdir()):
+    for sub in entries(folder):
         if not sub.is_dir():
             continue
-        for path in visible(sub.iterdir()):
+        for path in entries(sub):
             m = NAME.match(path.name)
             if not m:
                 reader.skip(path, "name does not follow <ID><EX><ANGLE>.JPG", LayoutError)
@@ -118,7 +125,7 @@ def _scan(folder: Path, angles, reader: Reader) -> list[tuple]:
     if dups:
         raise DuplicateIdError(f"KDEF: {len(dups)} image code(s) present twice: " + listing(
             [f"{c} ({' and '.join(ps)})" for c, ps in dups.items()]))
-    return records
+    return records, len(seen)
 
 
 def _build(root: Path, records: list[tuple], reader: Reader, *, size, grayscale: bool, angles,
@@ -135,6 +142,7 @@ def _build(root: Path, records: list[tuple], reader: Reader, *, size, grayscale:
                 img = img[top:top + side, left:left + side]
             rows.append(rec)
             arrays.append(resize(img, size, grayscale))
+    reader.require_any(len(rows), len(records), "KDEF")
     if len({a.shape for a in arrays}) > 1:
         raise LayoutError(f"{root}: images differ in size; load with size=<int>")
     names = list(EXPRESSIONS)

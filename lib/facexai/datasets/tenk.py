@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 import openpyxl
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from ..synth.attributes import ATTRIBUTE_COLUMNS, rate
 from ..synth.dataset import nuisance_config
 from ..synth.generate import sample_face
-from .core import (DatasetSpec, FaceDataset, LabelError, LayoutError, SchemaError, UnreadableFileError,
-                   check_labels, check_unique, listing, register)
+from .core import (DatasetSpec, FaceDataset, IncompleteDatasetError, LabelError, LayoutError,
+                   SchemaError, UnreadableFileError, check_labels, check_unique, listing, register)
 from .io import Reader, cached, read_numbers, resize, scale_points
 from .splits import kfold_scheme, paper3_scheme
 from .twins import render, save_image
@@ -43,6 +44,10 @@ WORKBOOK = "Full Attribute Scores/psychology attributes/psychology-attributes.xl
 DEMOGRAPHICS = "Full Attribute Scores/demographic & others labels/demographic-others-labels.xlsx"
 SHEETS = ("All Data", "Final Values", "StDev Values")
 RATER_FIELDS = ("catch", "catchAns", "subage", "submale", "subrace")
+#: Columns the real sheets have besides the attributes (papers.md): never "unexpected".
+KNOWN_COLUMNS = ("Filename",) + RATER_FIELDS
+#: A standard deviation of 1-9 ratings lies in [0, 8].
+SD_RANGE = (0.0, 8.0)
 #: Codes of the demographic questions the loader checks (10k attribute README).
 DEMOGRAPHIC_CODES = {"age": (1.0, 5.0), "gender": (0, 1), "emotion": tuple(range(7))}
 #: SynthFace emotion (CK+ code) -> the demographic sheet's emotion code (0 neutral, 1 happiness,
@@ -82,9 +87,10 @@ def _read_workbook(path: Path, required: dict[str, tuple[str, ...]], body: tuple
         for sheet, columns in required.items():
             rows = wb[sheet].iter_rows(values_only=True)
             header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+            _no_duplicate_columns(path, sheet, header, columns)
             lost = [c for c in columns if c not in header]
             if lost:
-                extra = [h for h in header if h and h not in columns]
+                extra = [h for h in header if h and h not in columns and h not in KNOWN_COLUMNS]
                 raise SchemaError(f"{path.name}, sheet {sheet!r}: missing column(s) {listing(lost)}; "
                                   f"found columns: {listing(header, 12)}"
                                   + (f" (unexpected: {listing(extra)})" if extra else ""))
@@ -96,6 +102,20 @@ def _read_workbook(path: Path, required: dict[str, tuple[str, ...]], body: tuple
         return out
     finally:
         wb.close()
+
+
+def _no_duplicate_columns(path: Path, sheet: str, header: list[str], columns: tuple[str, ...]
+                          ) -> None:
+    """:class:`SchemaError` naming a required column whose header appears more than once."""
+    places: dict[str, list[str]] = {}
+    for k, h in enumerate(header):
+        if h in columns:
+            places.setdefault(h, []).append(get_column_letter(k + 1))
+    dups = [f"{h!r} (columns {' and '.join(ls)})" for h, ls in places.items() if len(ls) > 1]
+    if dups:
+        raise SchemaError(f"{path.name}, sheet {sheet!r}: duplicate column header(s) "
+                          f"{listing(dups)}: which one holds the values is ambiguous; rename or "
+                          "delete the extra column")
 
 
 def _image_numbers(frame: pd.DataFrame, sheet: str) -> np.ndarray:
@@ -139,6 +159,11 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False, n_
     """
     root = SPEC.require(root, IMAGES, WORKBOOK)
     labels, ids, sources = _labels(root)
+    if len(ids) < max(n_folds, 3):
+        raise IncompleteDatasetError(
+            f"10k US Adult Faces: sheet 'Final Values' of {root / WORKBOOK} lists {len(ids)} "
+            f"image(s), too few for the paper-3 split and {n_folds} folds (the database has "
+            "2,222): the workbook looks truncated")
     folder = root / IMAGES
     images = [folder / f"{i}.jpg" for i in ids]
     marks = [folder / f"{i}_landmarks.txt" for i in ids]
@@ -162,14 +187,13 @@ def _labels(root: Path) -> tuple[pd.DataFrame, np.ndarray, list[Path]]:
     ids = _image_numbers(final, "Final Values")
     check_unique(ids.tolist(), [f"'Final Values' row {r + 2}" for r in range(len(ids))],
                  "'Image #'", "10k US Adult Faces")
-    values = final[list(ATTRIBUTE_COLUMNS)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
-    where = [f"'Final Values' Image # {i}, column {c!r}" for i in ids for c in ATTRIBUTE_COLUMNS]
-    check_labels(values.ravel(), (1.0, 9.0), where, "rating", "10k US Adult Faces")
+    values = _numbers(final, ids, "Final Values", (1.0, 9.0), "rating")
     sd_ids = _image_numbers(sd, "StDev Values")
     if set(sd_ids.tolist()) != set(ids.tolist()):
         raise LayoutError(f"{WORKBOOK}: 'StDev Values' and 'Final Values' list different images: "
                           f"{listing(sorted(set(sd_ids.tolist()) ^ set(ids.tolist())))}")
-    sds = sd.set_index(sd_ids)[list(ATTRIBUTE_COLUMNS)].apply(pd.to_numeric, errors="coerce")
+    sds = pd.DataFrame(_numbers(sd, sd_ids, "StDev Values", SD_RANGE, "standard deviation"),
+                       index=sd_ids, columns=list(ATTRIBUTE_COLUMNS))
     labels = pd.DataFrame(values, columns=list(ATTRIBUTE_COLUMNS), index=pd.Index(ids, name="image"))
     labels = labels.join(sds.add_prefix("sd_"))
     if (root / NAMES).is_file():
@@ -178,6 +202,22 @@ def _labels(root: Path) -> tuple[pd.DataFrame, np.ndarray, list[Path]]:
     if (root / DEMOGRAPHICS).is_file():
         labels = labels.join(_demographics(root / DEMOGRAPHICS, ids))
     return labels, ids, sources
+
+
+def _numbers(frame: pd.DataFrame, ids: np.ndarray, sheet: str, bounds: tuple[float, float],
+             what: str) -> np.ndarray:
+    """The attribute columns of a sheet as floats in ``bounds``; :class:`LabelError` naming the
+    sheet, row, image and column of every other cell (text, blank, out of range) with its value."""
+    raw = frame[list(ATTRIBUTE_COLUMNS)]
+    values = raw.apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        ok = (values >= bounds[0]) & (values <= bounds[1])
+    if not ok.all():
+        bad = [f"'{sheet}' row {r + 2}, Image # {ids[r]}, column {ATTRIBUTE_COLUMNS[c]!r} "
+               f"({_cell(raw.iat[r, c])!r})" for r, c in zip(*np.nonzero(~ok))]
+        raise LabelError(f"10k US Adult Faces: {len(bad)} {what} value(s) of sheet {sheet!r} are "
+                         f"not numbers in [{bounds[0]:g}, {bounds[1]:g}]: {listing(bad)}")
+    return values
 
 
 def _build(root: Path, labels: pd.DataFrame, ids: np.ndarray, images: list[Path],
@@ -198,6 +238,12 @@ def _build(root: Path, labels: pd.DataFrame, ids: np.ndarray, images: list[Path]
         pts = read_numbers(mark_path) if mark_path.is_file() else None
         points.append(None if pts is None or pts.shape[1] != 2
                       else scale_points(pts, img.shape, size))
+    if not keep and not any(p.is_file() for p in images):
+        raise IncompleteDatasetError(
+            f"10k US Adult Faces: none of the {len(ids)} images listed in 'Final Values' "
+            f"({images[0].name} ... {images[-1].name}) is in {root / IMAGES}: the images are "
+            "missing or in another folder")
+    reader.require_any(len(keep), len(images), "10k US Adult Faces")
     if len({a.shape for a in arrays}) > 1:
         raise LayoutError(f"{root}: images differ in size; load with size=<int>")
     keep_idx = np.array(keep, dtype=np.int64)

@@ -28,8 +28,9 @@ from PIL import Image
 
 from ..synth.generate import sample_face
 from ..synth.factors import NuisanceConfig
-from .core import (DatasetSpec, FaceDataset, SchemaError, SplitScheme, UnreadableFileError,
-                   check_labels, check_subject_independent, listing, register)
+from .core import (DatasetSpec, FaceDataset, IncompleteDatasetError, SchemaError, SplitScheme,
+                   SubjectLeakError, UnreadableFileError, check_labels, check_subject_independent,
+                   listing, register)
 from .io import cached
 from .splits import rotating_scheme
 from .twins import render
@@ -61,8 +62,8 @@ def _column(data: dict, name: str, n: int, path: Path) -> np.ndarray:
 
 
 def load(root: Path | str, *, image_size: int = 96, labelled_only: bool = True,
-         check_leaks: bool = True, strict: bool = False, cache: bool | Path | str = True
-         ) -> FaceDataset:
+         check_leaks: bool = True, allow_identity_leak: bool = False, strict: bool = False,
+         cache: bool | Path | str = True) -> FaceDataset:
     """Load ``TFD_{S}x{S}.mat`` with its five official folds.
 
     Parameters
@@ -74,7 +75,12 @@ def load(root: Path | str, *, image_size: int = 96, labelled_only: bool = True,
     labelled_only : bool
         Keep only images with an expression label (paper 2 trains on those).
     check_leaks : bool
-        Raise :class:`SubjectLeakError` when an identity is in two roles of one fold.
+        Check that no identity is in two roles of one fold (False: no check at all).
+    allow_identity_leak : bool
+        A leak is a problem of the copy: by default it raises :class:`SubjectLeakError`; True
+        loads the copy anyway and reports the leak in ``notes["identity_leaks"]``
+        (``facexai data check --allow-identity-leak``, profile parameter
+        ``tfd_allow_identity_leak``).
     strict : bool
         Accepted for a uniform interface; a ``.mat`` file is read whole or not at all.
     """
@@ -83,24 +89,20 @@ def load(root: Path | str, *, image_size: int = 96, labelled_only: bool = True,
     name = f"TFD_{image_size}x{image_size}.mat"
     root = SPEC.require(root, name)
     path = root / name
-    options = dict(image_size=image_size, labelled_only=labelled_only, check_leaks=check_leaks)
+    options = dict(image_size=image_size, labelled_only=labelled_only, check_leaks=check_leaks,
+                   allow_identity_leak=allow_identity_leak)
 
     def build() -> FaceDataset:
         images, folds, ex, ids, rows = _read_mat(path, image_size)
         n = len(images)
         labelled = ex > 0
-        both = (folds[labelled] == 0).any(axis=1)
-        if both.any():
-            bad = np.flatnonzero(labelled)[both]
-            raise SchemaError(f"TFD: labelled image(s) marked unlabelled (0) in some fold: "
-                              f"{listing(rows[r] for r in bad)}")
+        _check_rows(path, folds, labelled, rows, labelled_only)
         keep = np.flatnonzero(labelled) if labelled_only else np.arange(n)
         subjects = np.where(ids > 0, ids.astype(str), "unknown")[keep]
         files = tuple(rows[r] for r in keep)
         scheme = SplitScheme("tfd_folds", folds[keep].astype(np.int8),
                              "the 5 official TFD folds (the file's 'folds' field)")
-        if check_leaks:
-            check_subject_independent(scheme, subjects, files, "TFD", unknown=("unknown",))
+        leaks = _leaks(scheme, subjects, files, allow_identity_leak) if check_leaks else None
         labels = pd.DataFrame({"expression": ex[keep] - 1, "labs_ex": ex[keep], "labs_id": ids[keep],
                                "row": keep})
         zero = int((images.reshape(n, -1).max(axis=1) == 0).sum())
@@ -108,19 +110,75 @@ def load(root: Path | str, *, image_size: int = 96, labelled_only: bool = True,
             key="tfd", images=images[keep].astype(np.uint8), labels=labels, target="expression",
             classes=CLASSES, subjects=subjects, files=files, splits={"tfd_folds": scheme},
             root=root, notes={"rows_in_file": n, "labelled": int(labelled.sum()),
-                              "unlabelled": int((~labelled).sum()), "all_black_images": zero}).check()
+                              "unlabelled": int((~labelled).sum()), "all_black_images": zero,
+                              **({"identity_leaks": [leaks]} if leaks else {})}).check()
 
     return cached("tfd", root, [path], options, build, cache)
+
+
+def _check_rows(path: Path, folds: np.ndarray, labelled: np.ndarray, rows: list[str],
+                labelled_only: bool) -> None:
+    """:class:`IncompleteDatasetError` for a file without (labelled) images; :class:`SchemaError`
+    for a labelled image left out of a fold."""
+    n = len(labelled)
+    if n == 0 or (labelled_only and not labelled.any()):
+        raise IncompleteDatasetError(
+            f"TFD: {path} holds no {'labelled ' if n else ''}image ({n} rows): the file is "
+            "incomplete" + (" (load with labelled_only=False to use the unlabelled ones)"
+                            if n else ""))
+    both = (folds[labelled] == 0).any(axis=1)
+    if both.any():
+        bad = np.flatnonzero(labelled)[both]
+        raise SchemaError(f"TFD: labelled image(s) marked unlabelled (0) in some fold: "
+                          f"{listing(rows[r] for r in bad)}")
+
+
+def _leaks(scheme: SplitScheme, subjects: np.ndarray, files: tuple, allow: bool) -> str | None:
+    """The identity leak of the official folds (a problem of the copy): raised, or returned as
+    text when ``allow``."""
+    try:
+        check_subject_independent(scheme, subjects, files, "TFD", unknown=("unknown",))
+    except SubjectLeakError as err:
+        if allow:
+            return str(err)
+        raise SubjectLeakError(
+            f"{err} -- a problem of this copy's 'folds' field; to proceed anyway load with "
+            "allow_identity_leak=True (`facexai data check --allow-identity-leak`, profile "
+            "parameter tfd_allow_identity_leak: true), which reports the leak instead") from None
+    return None
+
+
+#: The first bytes of an HDF5 file, at offset 512 of a MATLAB v7.3 file.
+_HDF5 = b"\x89HDF\r\n\x1a\n"
+
+
+def _loadmat(path: Path) -> dict:
+    """:func:`scipy.io.loadmat` with a one-line :class:`UnreadableFileError` naming the file and
+    the likely cause (an empty or truncated download, a MATLAB v7.3 file)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(520)
+    except OSError as err:
+        raise UnreadableFileError(f"TFD: cannot read {path}: {err.strerror or err}") from None
+    if not head:
+        raise UnreadableFileError(f"TFD: {path} is an empty file (0 bytes): the download or copy "
+                                  "is incomplete; copy it again")
+    if head[:10] == b"MATLAB 7.3" or head[512:520] == _HDF5:
+        raise UnreadableFileError(
+            f"TFD: {path} was saved as MATLAB v7.3 (HDF5), which scipy cannot read; re-save it "
+            f"in MATLAB with -v7: S = load('{path.name}'); save('{path.name}', '-struct', 'S', '-v7')")
+    try:
+        return scipy.io.loadmat(path)
+    except Exception as err:  # noqa: BLE001 - scipy reports a damaged file with many types
+        raise UnreadableFileError(f"TFD: cannot read {path}: {err} (a truncated download, or not "
+                                  "a MATLAB file?)") from None
 
 
 def _read_mat(path: Path, image_size: int) -> tuple:
     """The checked fields of a TFD ``.mat`` file: images, folds, expression and identity labels,
     and a name for each row (for error messages)."""
     name = path.name
-    try:
-        data = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError) as err:
-        raise UnreadableFileError(f"cannot read {path}: {err}") from None
+    data = _loadmat(path)
     found = sorted(k for k in data if not k.startswith("__"))
     missing = [f for f in FIELDS if f not in data]
     if missing:

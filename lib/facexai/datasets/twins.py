@@ -9,8 +9,6 @@ folder that exists is a whole twin. :func:`twin_settings` turns the parameters o
 """
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -22,7 +20,7 @@ from .. import cache, paths
 from ..synth.dataset import generator_fingerprint
 from ..synth.factors import FaceParams
 from ..synth.generate import render_batch
-from .core import get
+from .core import NotWritableError, get
 from .io import code_fingerprint
 
 #: Registry keys of every twin, in the order the chapter shows them.
@@ -92,15 +90,14 @@ def ensure_twin(key: str, root: Path | str | None = None, log: Callable[[str], N
     target = parent / twin_key(key, {k: v for k, v in settings.items() if k != "workers"})
     if target.is_dir():
         return target
-    parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
     try:
-        spec.write_twin(tmp, **settings)
-        tmp.rename(target)  # atomic: the twin appears complete or not at all
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        # atomic: the twin appears complete or not at all; if another process wrote the same twin
+        # meanwhile (parallel `make data`, sweep workers), its folder is kept and ours dropped
+        with paths.atomic_dir(target) as tmp:
+            spec.write_twin(tmp, **settings)
+    except paths.NotWritableError as err:
+        raise NotWritableError(f"cannot write the {spec.title} twin: {err}") from None
     if log:
         log(f"wrote the {spec.title} twin in {time.time() - t0:.1f} s -> {target}")
     return target
@@ -129,7 +126,8 @@ def load_options(p: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         "kdef": dict(common, size=size, angles=tuple(p["kdef_angles"])),
         # paper 2 crops CK+ faces to 96 x 96 whatever the other datasets are loaded at
         "ckplus": dict(common, size=96, crop=None if p["ckplus_crop"] == "none" else p["ckplus_crop"]),
-        "tfd": dict(common, image_size=p["tfd_size"]),
+        "tfd": dict(common, image_size=p["tfd_size"],
+                    allow_identity_leak=p["tfd_allow_identity_leak"]),
         "utkface": dict(common, size=size),
     }
 

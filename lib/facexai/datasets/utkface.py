@@ -27,8 +27,8 @@ import pandas as pd
 from ..synth.attributes import adience_group
 from ..synth.dataset import nuisance_config
 from ..synth.generate import sample_face
-from .core import DatasetSpec, FaceDataset, LayoutError, check_labels, register
-from .io import Reader, cached, resize, visible
+from .core import DatasetSpec, FaceDataset, IncompleteDatasetError, LayoutError, check_labels, register
+from .io import Reader, cached, entries, resize
 from .splits import kfold_scheme
 from .twins import render, save_image
 
@@ -51,7 +51,7 @@ def _folder(root: Path) -> Path:
     """``root/UTKFace``, or ``root`` itself when it holds the images directly."""
     if (root / FOLDER).is_dir():
         return root / FOLDER
-    if any(IMAGE.search(p.name) for p in root.iterdir()):
+    if any(IMAGE.search(p.name) for p in entries(root)):
         return root
     raise SPEC.not_found(root, root / FOLDER)
 
@@ -73,13 +73,14 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False, n_
     folder = _folder(root)
     reader = Reader(root, strict)
     records = []
-    for path in visible(folder.iterdir()):
+    for path in entries(folder):
         m = NAME.match(path.name)
         if not m:
             reader.skip(path, "name does not follow [age]_[gender]_[race]_[date&time].jpg", LayoutError)
             continue
         records.append((path, int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4)))
     where = [reader.rel(r[0]) for r in records]
+    _enough(folder, len(records), n_folds, reader)
     check_labels([r[1] for r in records], tuple(range(MAX_AGE + 1)), where, "age", "UTKFace")
     check_labels([r[2] for r in records], (0, 1), where, "gender", "UTKFace")
     check_labels([r[3] for r in records], tuple(range(len(RACES))), where, "race", "UTKFace")
@@ -95,6 +96,7 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False, n_
             if img is not None:
                 kept.append(r)
                 arrays.append(resize(img, size, grayscale))
+        reader.require_any(len(kept), len(records), "UTKFace")
         if len({a.shape for a in arrays}) > 1:
             raise LayoutError(f"{root}: images differ in size; load with size=<int>")
         rows = [records[r] for r in kept]
@@ -111,6 +113,23 @@ def load(root: Path | str, *, size: int | None = 96, grayscale: bool = False, n_
             splits={"kfold": scheme}, root=root, skipped=reader.skipped).check()
 
     return cached("utkface", root, [r[0] for r in records], options, build, cache)
+
+
+def _enough(folder: Path, n: int, n_folds: int, reader: Reader) -> None:
+    """:class:`IncompleteDatasetError` for no well-named image, or fewer than the folds."""
+    if n == 0:
+        raise IncompleteDatasetError(
+            f"UTKFace: no image to load in {folder}: no file named "
+            "[age]_[gender]_[race]_[date&time].jpg(.chip.jpg)" +
+            (f"; {len(reader.skipped)} misnamed file(s) skipped, e.g. {reader.skipped[0].path}"
+             if reader.skipped else "; the folder is empty"))
+    if n < n_folds:
+        raise IncompleteDatasetError(
+            f"UTKFace: only {n} well-named image(s) in {folder}, fewer than the {n_folds} folds "
+            f"(n_folds={n_folds}): the copy looks incomplete (UTKFace has 23,708 images); load "
+            f"with n_folds <= {n} to use it anyway" if n >= 2 else
+            f"UTKFace: only {n} well-named image in {folder}: the copy looks incomplete "
+            "(UTKFace has 23,708 images)")
 
 
 def write_twin(root: Path | str, *, n_images: int, seed: int, render_size: int = 128,

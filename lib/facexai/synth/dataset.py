@@ -13,8 +13,6 @@ emotion, age group), ``meta.json`` (the settings and the generator fingerprint).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -117,25 +115,25 @@ def ensure_dataset(n: int, seed: int, size: int, n_raters: int = 15, nuisance_sc
     if (target / "meta.json").is_file():
         return target
     t0 = time.time()
-    params = sample_population(n, seed, nuisance_scale)
-    images, landmarks = render_batch(params, size, workers=workers)
-    t_render = time.time() - t0
-    ratings = rate(params, seed, n_raters=n_raters)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     try:
-        np.savez_compressed(tmp / "faces.npz", images=images,
-                            landmarks=landmarks.astype(np.float32), ratings_raw=ratings.raw,
-                            ratings_expected=ratings.expected.to_numpy(np.float32))
-        factor_table(params).to_csv(tmp / "factors.csv")
-        meta = {**settings, "generator": generator_fingerprint(),
-                "render_s": round(t_render, 2), "total_s": round(time.time() - t0, 2),
-                "attributes": list(ATTRIBUTE_COLUMNS)}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        tmp.rename(target)  # atomic: the folder appears complete or not at all
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        # atomic: the folder appears complete or not at all; if another process made the same
+        # dataset meanwhile (two workers on fresh data), its folder is kept and ours dropped.
+        # A data folder that cannot be written fails here, before the rendering.
+        with paths.atomic_dir(target, complete=lambda t: (t / "meta.json").is_file()) as tmp:
+            params = sample_population(n, seed, nuisance_scale)
+            images, landmarks = render_batch(params, size, workers=workers)
+            t_render = time.time() - t0
+            ratings = rate(params, seed, n_raters=n_raters)
+            np.savez_compressed(tmp / "faces.npz", images=images,
+                                landmarks=landmarks.astype(np.float32), ratings_raw=ratings.raw,
+                                ratings_expected=ratings.expected.to_numpy(np.float32))
+            factor_table(params).to_csv(tmp / "factors.csv")
+            meta = {**settings, "generator": generator_fingerprint(),
+                    "render_s": round(t_render, 2), "total_s": round(time.time() - t0, 2),
+                    "attributes": list(ATTRIBUTE_COLUMNS)}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    except paths.NotWritableError as err:
+        raise paths.NotWritableError(f"cannot write the SynthFace dataset: {err}") from None
     if log:
         log(f"generated {n} faces at {size} px in {time.time() - t0:.1f} s -> {target}")
     return target
