@@ -173,3 +173,15 @@ def test_the_twin_read_as_a_real_database_gives_the_same_data(data, env):
     assert real.demographics["skin_tone"].isna().all()   # not in the real workbook
     again = ratings.load(str(data.root), image_size=SIZE)  # from the cache, None kept
     assert again.demographics.equals(real.demographics)
+
+
+def test_a_twin_without_sex_proxies_keeps_everything_but_the_proxies(data, env):
+    free = ratings.load(**OPTIONS, proxies=0.0)
+    assert free.root != data.root                     # its own twin folder
+    expected = [sample_face(0, i, nuisance=nuisance_config(1.0), proxies=0.0) for i in range(N)]
+    assert free.params == expected and free.notes["twin_proxies"] == 0.0
+    assert [p.identity.sex for p in free.params] == [p.identity.sex for p in data.params]
+    assert any(a.identity.hair_length != b.identity.hair_length
+               for a, b in zip(free.params, data.params))
+    # read back from the cache, the twin still knows its proxies
+    assert ratings.load(**OPTIONS, proxies=0.0).params == expected

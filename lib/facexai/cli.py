@@ -52,7 +52,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
     values = load_profile(args.profile)["data_synthetic"]
     path = ensure_dataset(n=values["n_faces"], seed=values["seed"], size=values["image_size"],
                           n_raters=values["n_raters"], nuisance_scale=values["nuisance_scale"],
-                          workers=values["workers"], log=print)
+                          workers=values["workers"], log=print, proxies=values["proxies"])
     print(f"synthetic faces for profile {args.profile!r}: {path}")
     return 0
 

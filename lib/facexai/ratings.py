@@ -155,7 +155,8 @@ class AttributeData:
     @cached_property
     def params(self) -> list | None:
         """SynthFace ground truth (FaceParams) of every image of the twin; None for real data."""
-        return _twin_params(self.twin_seed, self.ids) if self.synthetic else None
+        return (_twin_params(self.twin_seed, self.ids, self.notes.get("twin_proxies", 1.0))
+                if self.synthetic else None)
 
     def indices(self, role: str) -> np.ndarray:
         """Row positions of one role (``"train"``, ``"val"`` or ``"test"``)."""
@@ -195,10 +196,12 @@ def split_labels(parts: dict[str, np.ndarray], n: int) -> np.ndarray:
 
 
 def twin_root(*, n_targets: int = 2222, seed: int = 0, render_size: int = 128, workers: int = 2,
-              log=None) -> Path:
-    """The folder of the 10k twin with these settings (written once, then reused)."""
+              proxies: float = 1.0, log=None) -> Path:
+    """The folder of the 10k twin with these settings (written once, then reused; ``proxies`` is
+    named in its key only when not 1, so the realistic twin keeps its folder)."""
+    extra = {} if proxies == 1.0 else {"proxies": float(proxies)}
     return datasets.ensure_twin("tenk", n_targets=n_targets, seed=seed, render_size=render_size,
-                                workers=workers, log=log)
+                                workers=workers, log=log, **extra)
 
 
 def _database_root(data_dir: str | Path) -> Path:
@@ -211,8 +214,8 @@ def _database_root(data_dir: str | Path) -> Path:
 
 
 def load(data_dir: str | Path | None = None, *, image_size: int, n_targets: int = 2222,
-         seed: int = 0, workers: int = 1, render_size: int = 128, strict: bool = False,
-         scheme: str = "paper3", cache: bool = True) -> AttributeData:
+         seed: int = 0, workers: int = 1, render_size: int = 128, proxies: float = 1.0,
+         strict: bool = False, scheme: str = "paper3", cache: bool = True) -> AttributeData:
     """Load the 2,222 annotated targets of the 10k US Adult Faces database, or its twin.
 
     Parameters
@@ -226,6 +229,9 @@ def load(data_dir: str | Path | None = None, *, image_size: int, n_targets: int 
         Images are resized to ``image_size`` x ``image_size``.
     n_targets, seed, render_size : int
         Size, seed and rendering size of the twin (ignored for real data).
+    proxies : float
+        How strongly the twin's hair length and stubble follow sex (1 realistic, 0 independent;
+        :func:`facexai.synth.factors.sample_identity`; ignored for real data).
     workers : int
         Processes that render the twin.
     strict : bool
@@ -247,11 +253,14 @@ def load(data_dir: str | Path | None = None, *, image_size: int, n_targets: int 
     if data_dir is None:
         n_targets = _check_int("n_targets", n_targets, 10)
         seed = _check_int("seed", seed, 0)
-        root = twin_root(n_targets=n_targets, seed=seed, render_size=render_size, workers=workers)
+        root = twin_root(n_targets=n_targets, seed=seed, render_size=render_size, workers=workers,
+                         proxies=proxies)
     else:
         root = _database_root(data_dir)
     options = dict(image_size=image_size, strict=strict, synthetic=data_dir is None, seed=seed,
                    n_targets=n_targets, scheme=scheme)
+    if data_dir is None and proxies != 1.0:
+        options["proxies"] = float(proxies)
     target = None
     if cache:
         key = cache_key(root, options)
@@ -306,9 +315,9 @@ def _read(target: Path) -> AttributeData:
         notes=header["notes"])
 
 
-def _twin_params(seed: int, ids: np.ndarray) -> list:
+def _twin_params(seed: int, ids: np.ndarray, proxies: float = 1.0) -> list:
     cfg = nuisance_config(1.0)  # as tenk.write_twin
-    return [sample_face(seed, int(i) - 1, nuisance=cfg) for i in ids]
+    return [sample_face(seed, int(i) - 1, nuisance=cfg, proxies=proxies) for i in ids]
 
 
 def _load(root: Path, options: dict[str, Any], cache: bool) -> AttributeData:
@@ -323,8 +332,9 @@ def _load(root: Path, options: dict[str, Any], cache: bool) -> AttributeData:
                  else np.full((n, 68, 2), np.nan))
     ratings = ds.labels[ATTRIBUTES].astype(float).reset_index(drop=True)
     synthetic, seed = options["synthetic"], options["seed"]
+    proxies = options.get("proxies", 1.0)
     if synthetic:
-        params = _twin_params(seed, ids)
+        params = _twin_params(seed, ids, proxies)
         # the twin writer's panel: rate() of the same faces gives its "All Data" sheet exactly
         # (the panel and each face's draws depend on the seed and the image index only)
         raters = rate(params, seed, indices=ids - 1).raw.astype(float)
@@ -335,7 +345,8 @@ def _load(root: Path, options: dict[str, Any], cache: bool) -> AttributeData:
         images=np.ascontiguousarray(images), ratings=ratings, landmarks=landmarks, split=split,
         ids=ids, files=tuple(ds.files), demographics=_demographics(ds.labels, params),
         raters=raters, synthetic=synthetic, root=Path(root), twin_seed=seed if synthetic else None,
-        notes={"skipped": len(ds.skipped), "rows_in_sheet": ds.notes.get("rows_in_sheet")})
+        notes={"skipped": len(ds.skipped), "rows_in_sheet": ds.notes.get("rows_in_sheet"),
+               **({"twin_proxies": proxies} if synthetic else {})})
     if params is not None:
         data.__dict__["params"] = params  # fill the cached property: computed once
     return data

@@ -16,6 +16,8 @@ register(
                              lo=1, hi=1000),
     nuisance_scale=Param("float", "multiplier of every nuisance amplitude (0 = none, 1 = mild)",
                          lo=0.0, hi=4.0),
+    proxies=Param("float", "how strongly hair length and stubble follow sex: 1 as in a real "
+                  "population, 0 independent of sex", lo=0.0, hi=1.0),
     workers=Param("int", "processes used to render the dataset", lo=1, hi=64),
 )
 

@@ -46,6 +46,10 @@ class RegressorSettings(Settings):
         "int", "SynthFace rendering size of the twin's faces", lo=48, hi=512), "data")
     workers: int = setting(2, Param("int", "processes used to render the twin", lo=1, hi=64),
                            "data")
+    proxies: float = setting(1.0, Param(
+        "float", "how strongly the twin's hair length and stubble follow sex: 1 as in a real "
+        "population, 0 independent of sex (explanations scored without a proxy)", lo=0.0, hi=1.0),
+        "data")
     image_size: int = setting(64, Param(
         "int", "size the faces are loaded and modelled at", lo=32, hi=512),
         "data", "model")

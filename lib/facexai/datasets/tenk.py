@@ -299,16 +299,18 @@ def _demographics(path: Path, ids: np.ndarray) -> pd.DataFrame:
 
 
 def write_twin(root: Path | str, *, n_targets: int, seed: int, render_size: int = 128,
-               n_raters: int = 15, nuisance_scale: float = 1.0, workers: int = 1) -> None:
+               n_raters: int = 15, nuisance_scale: float = 1.0, workers: int = 1,
+               proxies: float = 1.0) -> None:
     """Write the 10k twin: SynthFace faces ``0..n_targets-1`` of ``seed`` rated by simulated panels.
 
     The faces are those of :func:`facexai.synth.dataset.sample_population` (one identity per
     image) and the ratings those of :func:`facexai.synth.attributes.rate`, so "Final Values"
-    equals ``Ratings.means`` and "StDev Values" ``Ratings.sds``.
+    equals ``Ratings.means`` and "StDev Values" ``Ratings.sds``. ``proxies`` says how strongly
+    hair length and stubble follow sex (1 realistic; :func:`facexai.synth.factors.sample_identity`).
     """
     root = Path(root)
     cfg = nuisance_config(nuisance_scale)
-    params = [sample_face(seed, i, nuisance=cfg) for i in range(n_targets)]
+    params = [sample_face(seed, i, nuisance=cfg, proxies=proxies) for i in range(n_targets)]
     images, landmarks = render(params, render_size, workers)
     ratings = rate(params, seed, n_raters=n_raters)
     ids = np.arange(1, n_targets + 1)

@@ -41,10 +41,11 @@ def nuisance_config(scale: float) -> NuisanceConfig:
     return NuisanceConfig(**{f.name: getattr(base, f.name) * scale for f in fields(base)})
 
 
-def sample_population(n: int, seed: int, nuisance_scale: float = 1.0) -> list[FaceParams]:
+def sample_population(n: int, seed: int, nuisance_scale: float = 1.0,
+                      proxies: float = 1.0) -> list[FaceParams]:
     """The parameters of faces ``0..n-1`` of dataset ``seed`` (one identity per face)."""
     cfg = nuisance_config(nuisance_scale)
-    return [sample_face(seed, i, nuisance=cfg) for i in range(n)]
+    return [sample_face(seed, i, nuisance=cfg, proxies=proxies) for i in range(n)]
 
 
 def factor_table(params: list[FaceParams]) -> pd.DataFrame:
@@ -98,7 +99,8 @@ class SynthFaces:
 
     def params(self, i: int) -> FaceParams:
         """Regenerate the parameters of face ``i`` (deterministic per face)."""
-        return sample_face(self.seed, i, nuisance=nuisance_config(self.meta["nuisance_scale"]))
+        return sample_face(self.seed, i, nuisance=nuisance_config(self.meta["nuisance_scale"]),
+                           proxies=self.meta.get("proxies", 1.0))
 
 
 def dataset_key(**settings) -> str:
@@ -107,9 +109,13 @@ def dataset_key(**settings) -> str:
 
 def ensure_dataset(n: int, seed: int, size: int, n_raters: int = 15, nuisance_scale: float = 1.0,
                    workers: int = 1, root: Path | None = None,
-                   log: Callable[[str], None] | None = None) -> Path:
-    """Return the folder of the dataset with these settings, generating it if it is not there."""
+                   log: Callable[[str], None] | None = None, proxies: float = 1.0) -> Path:
+    """Return the folder of the dataset with these settings, generating it if it is not there
+    (``proxies``: how strongly hair length and stubble follow sex, see
+    :func:`facexai.synth.factors.sample_identity`; named in the key only when not 1)."""
     settings = dict(n=n, seed=seed, size=size, n_raters=n_raters, nuisance_scale=nuisance_scale)
+    if proxies != 1.0:
+        settings["proxies"] = float(proxies)
     root = Path(root) if root is not None else paths.synth_dir()
     target = root / f"n{n}-s{seed}-{size}px-{dataset_key(**settings)}"
     if (target / "meta.json").is_file():
@@ -120,7 +126,7 @@ def ensure_dataset(n: int, seed: int, size: int, n_raters: int = 15, nuisance_sc
         # dataset meanwhile (two workers on fresh data), its folder is kept and ours dropped.
         # A data folder that cannot be written fails here, before the rendering.
         with paths.atomic_dir(target, complete=lambda t: (t / "meta.json").is_file()) as tmp:
-            params = sample_population(n, seed, nuisance_scale)
+            params = sample_population(n, seed, nuisance_scale, proxies)
             images, landmarks = render_batch(params, size, workers=workers)
             t_render = time.time() - t0
             ratings = rate(params, seed, n_raters=n_raters)
@@ -162,6 +168,7 @@ def _ratings(raw: np.ndarray, expected: np.ndarray) -> Ratings:
 
 
 def synth_faces(n: int, seed: int, size: int, n_raters: int = 15, nuisance_scale: float = 1.0,
-                workers: int = 1) -> SynthFaces:
+                workers: int = 1, proxies: float = 1.0) -> SynthFaces:
     """Load the dataset with these settings, generating it first if needed."""
-    return load_dataset(ensure_dataset(n, seed, size, n_raters, nuisance_scale, workers))
+    return load_dataset(ensure_dataset(n, seed, size, n_raters, nuisance_scale, workers,
+                                       proxies=proxies))
