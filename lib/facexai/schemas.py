@@ -5,6 +5,7 @@ One place for sweeps, the build and the notebooks themselves to learn what a not
 from __future__ import annotations
 
 from .params import Param, register
+from .synth.attributes import ATTRIBUTE_COLUMNS
 
 register(
     "data_synthetic",
@@ -19,6 +20,10 @@ register(
     proxies=Param("float", "how strongly hair length and stubble follow sex: 1 as in a real "
                   "population, 0 independent of sex", lo=0.0, hi=1.0),
     workers=Param("int", "processes used to render the dataset", lo=1, hi=64),
+    truth_faces=Param("int", "faces on which the derived factor masks are compared with the "
+                      "hand-written region tables", lo=1, hi=500),
+    truth_attributes=Param("str_list", "attributes whose derived ground truth is shown",
+                           choices=ATTRIBUTE_COLUMNS),
 )
 
 register(
