@@ -99,9 +99,10 @@ def _arc_xy(t: np.ndarray, power: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
 _ARC_T = np.linspace(0.0, np.pi, 17)[1:-1]
 
 
-def forehead_arc(landmarks: np.ndarray) -> np.ndarray:
-    """Upper face outline from near jaw point 16 over the forehead to near point 0, (15, 2)."""
-    return head_frame(landmarks).point(*_arc_xy(_ARC_T))
+def forehead_arc(landmarks: np.ndarray, frame: HeadFrame | None = None) -> np.ndarray:
+    """Upper face outline from near jaw point 16 over the forehead to near point 0, (15, 2), in
+    the head frame of ``landmarks`` (or in ``frame``)."""
+    return (frame or head_frame(landmarks)).point(*_arc_xy(_ARC_T))
 
 
 def face_outline(landmarks: np.ndarray) -> np.ndarray:

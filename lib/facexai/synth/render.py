@@ -16,7 +16,7 @@ anatomical regions that :mod:`facexai.synth.aus` declares for it.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -208,12 +208,18 @@ class _Face:
         return centre + circle[:, :1] * (rx * self.u) + circle[:, 1:] * (ry * self.v)
 
 
+#: Identity fields that shape inner features only: the head (outline, hair, forehead) is framed
+#: without them, so that a longer nose or larger eyes do not move the head outline.
+_INNER_FEATURES = {"nose_length": 0.0, "eye_size": 0.0, "eye_spacing": 0.0, "asymmetry": 0.0}
+
+
 def _face(params: FaceParams, size: int, ss: int) -> _Face:
     nz = params.nuisance
     ident = identity_landmarks(params.identity)
     lm = to_image(ident + au_displacement(params.au_right, params.au_left), DEPTH, nz, size)
     p0 = (to_image(ident, DEPTH, nz, size) + 0.5) * ss - 0.5
-    hf = head_frame(p0)
+    head = identity_landmarks(replace(params.identity, **_INNER_FEATURES))
+    hf = head_frame((to_image(head, DEPTH, nz, size) + 0.5) * ss - 0.5)
     return _Face((lm + 0.5) * ss - 0.5, p0, lm, hf, FRAME_UNIT * size * ss * nz.scale, hf.u, hf.v,
                  np.clip(np.asarray(params.au_right, float), 0, 1),
                  np.clip(np.asarray(params.au_left, float), 0, 1))
@@ -262,9 +268,9 @@ def _body(cv: _Canvas, f: _Face, col, params) -> None:
 
 
 def _skin(cv: _Canvas, f: _Face, col) -> None:
-    cv.poly(np.concatenate([spline(f.p[:17]), forehead_arc(f.p0)]), col["skin"])
+    cv.poly(np.concatenate([spline(f.p[:17]), forehead_arc(f.p0, f.hf)]), col["skin"])
     # Shading from the neutral outline: a dropped jaw then keeps the shade of the under-chin.
-    outline = np.concatenate([spline(f.p0[:17]), forehead_arc(f.p0)])
+    outline = np.concatenate([spline(f.p0[:17]), forehead_arc(f.p0, f.hf)])
     centre = f.hf.point(0.0, 0.3)
     cv.soft("soft", outline, 0.75)                       # darker towards the face's edge
     cv.soft("soft", centre + 0.78 * (outline - centre), 0.0)
