@@ -27,6 +27,18 @@ register(
 )
 
 register(
+    "data_datasheet",
+    seed=Param("int", "seed of the population described (as the data_synthetic chapter's)", lo=0),
+    n_faces=Param("int", "faces described", lo=40, hi=200_000),
+    image_size=Param("int", "rendered image size in pixels", lo=48, hi=256),
+    n_raters=Param("int", "simulated raters per attribute", lo=2, hi=100),
+    nuisance_scale=Param("float", "multiplier of every nuisance amplitude", lo=0.0, hi=4.0),
+    proxies=Param("float", "how strongly hair length and stubble follow sex", lo=0.0, hi=1.0),
+    workers=Param("int", "processes used to render the population if it is not there", lo=1,
+                  hi=64),
+)
+
+register(
     "data_formats",
     seed=Param("int", "seed of every synthetic twin", lo=0),
     data_dir=Param("path", "folder of the real datasets (relative paths: under $FACEXAI_DATA); "

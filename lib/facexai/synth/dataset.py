@@ -64,6 +64,16 @@ def factor_table(params: list[FaceParams]) -> pd.DataFrame:
     return table
 
 
+def nuisance_table(params: list[FaceParams]) -> pd.DataFrame:
+    """One row per face: its nuisance (pose, scale, shift, light, background, noise, blur); the
+    background as its mean grey level."""
+    rows = [{**vars(p.nuisance), "background": float(np.mean(p.nuisance.background))}
+            for p in params]
+    table = pd.DataFrame(rows)
+    table.index.name = "face"
+    return table
+
+
 @dataclass
 class SynthFaces:
     """A loaded SynthFace population."""
