@@ -79,7 +79,8 @@ def test_driver_table_rows_and_signs():
     row = tab.set_index("attribute")
     assert row.loc["happy", "sign"] == 1 and row.loc["unhappy", "sign"] == -1
     assert row.loc["happy", "antonym"] == "unhappy" and row.loc["unhappy", "antonym"] == "happy"
-    assert "+0.65*AU12" in row.loc["happy", "drivers"] and "-0.65*AU12" in row.loc["unhappy", "drivers"]
+    assert "+0.65*AU12" in row.loc["happy", "literature"] and "-0.65*AU12" in row.loc["unhappy", "literature"]
+    assert row.loc["unhappy", "drivers"].startswith("-0.")  # the weights in use add the halo
     assert (tab.rationale.str.len() > 20).all()
 
 
@@ -95,10 +96,10 @@ def test_driver_table_regions_are_derived_from_factor_regions(monkeypatch):
 
 
 def test_region_weights_sum_to_one_on_driving_regions():
-    w = A.region_weights("intelligent")
+    w = A.region_weights("kind")
     assert w.sum() == pytest.approx(1.0)
-    assert set(w[w > 0].index) == set(A.driving_regions("intelligent"))
-    assert w["right_eye"] > w["mouth"]  # glasses (0.45) outweigh a dropped jaw (0.20)
+    assert set(w[w > 0].index) == set(A.driving_regions("kind"))
+    assert w["mouth"] > w["right_brow"]  # a smile (0.45) outweighs a frown (0.30); kind has no halo
 
 
 def test_unknown_attribute_is_named():
@@ -207,11 +208,15 @@ def test_smaller_panels_are_the_first_raters_of_larger_ones(sample):
     np.testing.assert_array_equal(big[:, :, :6], small)
 
 
-def test_antonyms_are_anticorrelated_but_not_mirror_images(sample):
-    m = A.rate(sample, seed=0).expected
+def test_antonyms_are_anticorrelated(sample):
+    """Without per-face terms an antonym differs from its attribute only through its own halo
+    loading, slope and centre (all functions of rendered factors), so the noise-free means are
+    close to mirror images; the panel means are not (real: happy-unhappy -0.89, calm-aggressive
+    -0.59)."""
+    r = A.rate(sample, seed=0)
     for a, b in (("happy", "unhappy"), ("calm", "aggressive"), ("memorable", "forgettable")):
-        r = np.corrcoef(m[a], m[b])[0, 1]
-        assert -0.98 < r < -0.3, (a, b, r)
+        assert np.corrcoef(r.expected[a], r.expected[b])[0, 1] < -0.9, (a, b)
+        assert -0.95 < np.corrcoef(r.means[a], r.means[b])[0, 1] < -0.1, (a, b)
 
 
 # ---------------------------------------------------------------- reliability
@@ -234,7 +239,7 @@ def test_pure_noise_has_zero_reliability_and_noiseless_raters_one(sample):
     clean = A.rate(sample, seed=0, rater_noise=0).reliability(n_splits=10)
     noisy = A.rate(sample, seed=0).reliability(n_splits=10)
     assert (clean > noisy).all()
-    strong = ["happy", "unhappy", "friendly", "emotional", "aggressive", "attractive", "kind"]
+    strong = ["happy", "unhappy", "friendly", "aggressive", "attractive", "kind"]
     assert (clean[strong] > 0.95).all()  # only the integer rounding is left
 
 

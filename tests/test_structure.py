@@ -12,8 +12,6 @@ MAX_MODULE, MAX_FUNCTION = 500, 60
 
 #: module -> reason it may exceed MAX_MODULE lines
 MODULE_EXCEPTIONS = {
-    "synth/attributes.py": "SynthFace's one pair table and rating model; SynthFace v2 (next issue) "
-                           "replaces the hand-written tables by derived counterfactual masks",
     "synth/render.py": "the renderer's drawing steps in order; SynthFace v2 reworks it for "
                        "counterfactual rendering",
 }

@@ -94,17 +94,24 @@ def mask_grid(image: np.ndarray, masks: np.ndarray, titles: Sequence[str], ncols
     return fig
 
 
-def clustered_correlation(frame: pd.DataFrame, method: str = "average", size: float = 9.0):
-    """Hierarchically clustered correlation matrix of the columns of ``frame`` (seaborn)."""
-    import seaborn as sns
+def correlation_pair(left: pd.DataFrame, right: pd.DataFrame, titles: Sequence[str],
+                     size: float = 5.2):
+    """Two correlation matrices side by side, both in the row order of ``right`` clustered
+    hierarchically (so shared structure lines up)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
 
     style()
-    corr = frame.corr()
-    grid = sns.clustermap(corr, method=method, metric="correlation", cmap="RdBu_r", vmin=-1,
-                          vmax=1, figsize=(size, size), xticklabels=True, yticklabels=True,
-                          dendrogram_ratio=0.08, cbar_pos=(0.01, 0.93, 0.02, 0.06))
-    grid.ax_heatmap.tick_params(labelsize=6)
-    return grid
+    dist = squareform(np.clip(1 - right.to_numpy(), 0, 2), checks=False)
+    order = right.index[leaves_list(linkage(dist, "average"))]
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 0.8, size))
+    for ax, m, title in zip(axes, (left, right), titles):
+        im = ax.imshow(m.loc[order, order].to_numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_xticks(range(len(order)), order, rotation=90, fontsize=4.5)
+        ax.set_yticks(range(len(order)), order, fontsize=4.5)
+        ax.set_title(title, fontsize=8)
+    fig.colorbar(im, ax=axes, shrink=0.6)
+    return fig
 
 
 def reliability_bars(table: pd.DataFrame, columns: Sequence[str], labels: Sequence[str]):

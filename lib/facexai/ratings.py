@@ -258,9 +258,8 @@ def load(data_dir: str | Path | None = None, *, image_size: int, n_targets: int 
     else:
         root = _database_root(data_dir)
     options = dict(image_size=image_size, strict=strict, synthetic=data_dir is None, seed=seed,
-                   n_targets=n_targets, scheme=scheme)
-    if data_dir is None and proxies != 1.0:
-        options["proxies"] = float(proxies)
+                   n_targets=n_targets, scheme=scheme,
+                   **({"proxies": float(proxies)} if data_dir is None and proxies != 1.0 else {}))
     target = None
     if cache:
         key = cache_key(root, options)

@@ -39,6 +39,20 @@ register(
 )
 
 register(
+    "data_realism",
+    seed=Param("int", "seed of the SynthFace emotion faces judged (held out from the renderer's tuning "
+               "seed, 11)", lo=0),
+    n_per_class=Param("int", "faces per CK+ emotion judged by the FER2013 network", lo=1, hi=5000),
+    image_size=Param("int", "rendered size of the judged faces in pixels", lo=48, hi=256),
+    compare_size=Param("int", "a second rendered size, judged on the same faces", lo=48, hi=256),
+    nuisance_scale=Param("float", "multiplier of every nuisance amplitude (0 = none, 1 = mild)",
+                         lo=0.0, hi=4.0),
+    n_lfw=Param("int", "faces of scikit-image's LFW subset shown with the network's reading",
+                lo=0, hi=100),
+    workers=Param("int", "processes rendering the faces", lo=1, hi=64),
+)
+
+register(
     "data_formats",
     seed=Param("int", "seed of every synthetic twin", lo=0),
     data_dir=Param("path", "folder of the real datasets (relative paths: under $FACEXAI_DATA); "

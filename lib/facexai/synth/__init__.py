@@ -8,7 +8,11 @@ module                    what it holds
 :mod:`.landmarks`         the 68 iBUG landmarks from the factors
 :mod:`.render`            anti-aliased rendering at 48-256 px
 :mod:`.generate`          sampling whole faces, AU pixel masks, batch rendering
-:mod:`.attributes`        the 40 psychological attributes and the simulated rater panels
+:mod:`.attributes`        the 40 psychological attributes: pair table, drivers, regions
+:mod:`.rating`            the rating model, simulated rater panels, its calibration
+:mod:`.ceilings`          noise ceiling vs achievable (oracle) ceiling; twin vs real correlations
+:mod:`.counterfactual`    the same face with one cause changed, every random draw kept
+:mod:`.truth`             derived ground truth: factor masks, attribute truth maps
 :mod:`.dataset`           a rendered, rated population cached on disk
 ========================  =====================================================================
 """

@@ -9,30 +9,21 @@ gives SynthFaces the same 40 columns, with one difference that makes the study p
 One table, :data:`PAIR_TABLE`, is the single source of truth. For each pair it gives the latent
 score as a linear function of **generator factors** (identity fields, Action Units and two derived
 factors, all standardised; see :data:`FACTORS`), with a one-line rationale from the
-face-perception literature (or marked as an assumption), plus the size of an idiosyncratic
-per-face term and the mean rating and target reliability of each of its two columns. Everything
-else (:func:`driver_table`, :func:`driving_regions`, :func:`region_weights`, the rating model) is
-derived from it and from :data:`FACTOR_REGIONS`, so a driver is never typed twice.
+face-perception literature (or marked as an assumption), plus the mean rating and target
+reliability of each of its two columns. Everything else (:func:`driver_table`,
+:func:`driving_regions`, :func:`region_weights`, the rating model) is derived from it and from
+:data:`FACTOR_REGIONS`, so a driver is never typed twice.
 
-Rating model, for image ``i`` and column ``c`` of pair ``p`` (sign ``s = +1`` for the attribute,
-``-1`` for the antonym)::
-
-    z_p   = sum_f w_pf x_if + idio_p e_ip          (x: standardised factors, e ~ N(0, 1))
-    z_c   = s z_p + COLUMN_IDIO e_ic               (antonyms are not perfect mirror images)
-    m_c   = 1 + 8 sigmoid(a_c + b_c z_c)           (noise-free mean rating, strictly in (1, 9))
-    r_icj = clip(round(m_c + bias_cj + rater_noise sd_cj eps_icj), 1, 9)   for rater j of column c
-
-``a_c`` puts an average neutral face at the column's mean rating; ``b_c`` is set so that the
-expected split-half reliability of a 15-rater mean equals the column's target (the "Human" column
-of Paper 3's comparison table, whose provenance is unknown; see papers.md), so noise ceilings range
-from about 0.2 (unfamiliar) to 0.85 (happy) as in the real data. Weak attributes (memorable,
-typical, common, familiar) are weak because faces differ little on them relative to rater noise.
-
-Randomness comes from :func:`~facexai.synth.factors.rng_for` on ``STREAM_RATERS``: the rater panel
-(bias and noise level of each rater) from a key that depends only on the seed, and everything
-about image ``i`` from key ``i``, so the ratings of an image do not depend on which other images
-are rated. Raters are drawn row by row, so the first ``k`` raters of a larger panel are the panel
-of size ``k``.
+The rater panel lives in :mod:`facexai.synth.rating` (``rate``, ``rate_factors``, ``Ratings``,
+``split_half_reliability``, ``noise_ceiling`` and the rater constants stay importable from here).
+Each column is driven by its pair's literature drivers plus a fitted share of the valence
+impression (the *halo*, the drivers of the trustworthy pair), and by nothing that is not rendered:
+SynthFace v1's per-face idiosyncratic terms were removed, so the achievable ceiling
+(:func:`facexai.synth.ceilings.oracle_ceiling`) meets the noise ceiling. Slopes are set by a
+calibrate-and-measure loop so that measured split-half reliabilities match the targets (the
+"Human" column of Paper 3's comparison table, whose provenance is unknown; see papers.md): noise
+ceilings range from about 0.4 (unfamiliar) to 0.9 (happy). Weak attributes (memorable, typical,
+common, familiar) are weak because faces differ little on them relative to rater noise.
 """
 from __future__ import annotations
 
@@ -43,8 +34,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import stats
-from .factors import AUS, STREAM_RATERS, FaceParams, rng_for
+from .factors import AUS, FaceParams
 
 # --------------------------------------------------------------------------------------------
 # Columns and pairs
@@ -199,9 +189,6 @@ class Pair:
         Weights on standardised factors (:data:`FACTORS`).
     rationale : str
         Why these drivers, with a citation or marked as an assumption.
-    idio : float
-        SD of the per-face idiosyncratic term shared by both columns: what raters agree on but
-        no generator factor explains (so no attribute is a deterministic function of the image).
     center : (float, float)
         Mean rating of an average neutral face, (attribute, antonym).
     reliability : (float, float)
@@ -213,13 +200,12 @@ class Pair:
     antonym: str
     drivers: tuple[tuple[str, float], ...]
     rationale: str
-    idio: float
     center: tuple[float, float]
     reliability: tuple[float, float]
 
 
-def _p(attribute, antonym, drivers, rationale, idio, center, reliability) -> Pair:
-    return Pair(attribute, antonym, tuple(drivers.items()), rationale, idio, center, reliability)
+def _p(attribute, antonym, drivers, rationale, center, reliability) -> Pair:
+    return Pair(attribute, antonym, tuple(drivers.items()), rationale, center, reliability)
 
 
 #: The 20 pairs, in the order of papers.md.
@@ -227,119 +213,99 @@ PAIR_TABLE: tuple[Pair, ...] = (
     _p("attractive", "unattractive",
        {"age": -0.40, "asymmetry": -0.35, "distinctiveness": -0.30, "eye_size": 0.30, "AU12": 0.25},
        "Youth, symmetry and averageness raise attractiveness (Langlois & Roggman 1990; Rhodes 2006), "
-       "so do large eyes and a smile.", 0.35, (4.5, 4.3), (0.72, 0.62)),
+       "so do large eyes and a smile.", (4.5, 4.3), (0.72, 0.62)),
     _p("happy", "unhappy", {"AU12": 0.65, "AU6": 0.35, "AU15": -0.30, "AU1": -0.15},
        "Happiness is the Duchenne smile (AU6+AU12); sadness pulls the lip corners down and raises "
-       "the inner brow (AU15, AU1; FACS, Ekman & Friesen 1978).", 0.15, (4.6, 3.9), (0.84, 0.75)),
+       "the inner brow (AU15, AU1; FACS, Ekman & Friesen 1978).", (4.6, 3.9), (0.84, 0.75)),
     _p("friendly", "unfriendly",
        {"AU12": 0.55, "AU6": 0.20, "AU4": -0.30, "AU23": -0.20, "masculinity": -0.15},
        "Approachability (the valence dimension of Oosterhof & Todorov 2008) is read from smiles, "
        "and lost with anger cues (AU4, AU23); feminine faces look friendlier.",
-       0.20, (5.0, 3.8), (0.78, 0.72)),
+       (5.0, 3.8), (0.78, 0.72)),
     _p("sociable", "introverted",
        {"AU12": 0.45, "AU25": 0.25, "AU6": 0.20, "eye_size": 0.15, "age": -0.15},
        "Extraversion is judged from smiling, animated, open-mouthed faces (Borkenau et al. 2009); "
-       "youthful large-eyed faces look outgoing (assumption).", 0.30, (5.0, 4.4), (0.74, 0.50)),
+       "youthful large-eyed faces look outgoing (assumption).", (5.0, 4.4), (0.74, 0.50)),
     _p("kind", "mean", {"AU12": 0.45, "AU4": -0.30, "AU10": -0.20, "masculinity": -0.15},
        "Warmth overgeneralises from emotion (Montepare & Dobish 2003): smiles read kind, frowns "
-       "(AU4) and sneers (AU10) read mean.", 0.30, (5.2, 3.7), (0.72, 0.69)),
+       "(AU4) and sneers (AU10) read mean.", (5.2, 3.7), (0.72, 0.69)),
     _p("caring", "cold",
        {"AU12": 0.35, "AU1": 0.20, "AU6": 0.20, "AU14": -0.30, "masculinity": -0.20},
        "Concern shows as the inner-brow raise (AU1) and warmth as a smile; the contempt dimple "
-       "(AU14, Ekman & Friesen 1986) reads cold.", 0.30, (5.0, 4.0), (0.72, 0.71)),
+       "(AU14, Ekman & Friesen 1986) reads cold.", (5.0, 4.0), (0.72, 0.71)),
     _p("trustworthy", "untrustworthy",
        {"AU12": 0.40, "AU2": 0.15, "AU4": -0.30, "AU15": -0.20, "masculinity": -0.15},
        "Trustworthiness is the valence dimension (Oosterhof & Todorov 2008): raised brows and mouth "
        "corners vs lowered brows and corners; feminine faces are trusted more.",
-       0.35, (5.1, 3.9), (0.62, 0.60)),
+       (5.1, 3.9), (0.62, 0.60)),
     _p("responsible", "irresponsible", {"age": 0.35, "glasses": 0.30, "stubble": -0.20},
        "Assumption: maturity (age) and glasses (Thornton 1944) read as conscientious, stubble as "
-       "less groomed.", 0.35, (5.4, 3.6), (0.58, 0.55)),
+       "less groomed.", (5.4, 3.6), (0.58, 0.55)),
     _p("confident", "uncertain",
        {"masculinity": 0.30, "jaw_width": 0.20, "AU12": 0.20, "AU1": -0.25, "AU20": -0.25},
        "Dominance (Oosterhof & Todorov 2008: masculine, wide-jawed faces) without fear or worry "
        "cues (AU20, AU1), which lower perceived dominance (Knutson 1996).",
-       0.35, (5.3, 4.0), (0.55, 0.45)),
+       (5.3, 4.0), (0.55, 0.45)),
     _p("humble", "egotistic", {"AU14": -0.40, "masculinity": -0.25, "jaw_width": -0.15, "AU12": 0.15},
        "Assumption: a smirk (AU14, the contempt dimple) reads arrogant and dominance cues "
-       "(masculinity, wide jaw) self-assured.", 0.35, (4.9, 4.1), (0.55, 0.52)),
+       "(masculinity, wide jaw) self-assured.", (4.9, 4.1), (0.55, 0.52)),
     _p("emotStable", "emotUnstable",
        {"expressiveness": -0.25, "AU20": -0.25, "AU1": -0.20, "AU4": -0.20, "age": 0.20},
        "Assumption: instability is read from negative-affect cues (fear AU20, worry AU1, frown AU4) "
-       "and agitation; mature faces look steadier.", 0.35, (5.5, 3.7), (0.53, 0.50)),
+       "and agitation; mature faces look steadier.", (5.5, 3.7), (0.53, 0.50)),
     _p("normal", "weird", {"distinctiveness": -0.45, "asymmetry": -0.30},
        "Faces near the average shape and symmetric look normal (Vokey & Read 1992; Rhodes 2006).",
-       0.35, (6.0, 3.6), (0.49, 0.52)),
+       (6.0, 3.6), (0.49, 0.52)),
     _p("intelligent", "unintelligent", {"glasses": 0.45, "age": 0.15, "AU26": -0.20},
        "Glasses are a classic intelligence stereotype (Thornton 1944); a slack dropped jaw (AU26) "
-       "reads dull (assumption).", 0.35, (5.3, 3.42), (0.49, 0.43)),
+       "reads dull (assumption).", (5.3, 3.42), (0.49, 0.43)),
     _p("interesting", "boring", {"distinctiveness": 0.30, "expressiveness": 0.25},
-       "Assumption: distinctive and expressive faces hold attention.",
-       0.35, (4.8, 4.5), (0.42, 0.39)),
+       "Assumption: distinctive and expressive faces hold attention.", (4.8, 4.5), (0.42, 0.39)),
     _p("calm", "aggressive",
        {"expressiveness": -0.35, "AU4": -0.35, "AU23": -0.30, "jaw_width": -0.25,
         "masculinity": -0.20, "face_width": -0.15},
        "Calm is little facial activity; threat is anger AUs (AU4, AU23) on a dominant masculine "
        "face (Oosterhof & Todorov 2008), wide faces look aggressive (Carré et al. 2009).",
-       0.25, (5.4, 3.7), (0.41, 0.65)),
+       (5.4, 3.7), (0.41, 0.65)),
     _p("emotional", "unemotional", {"expressiveness": 0.70},
-       "Emotionality is read from overall facial activity (total AU intensity).", 0.25,
+       "Emotionality is read from overall facial activity (total AU intensity).",
        (4.3, 4.8), (0.33, 0.56)),
     _p("memorable", "forgettable", {"distinctiveness": 0.35},
        "Distinctive faces are remembered better (Light et al. 1979; Vokey & Read 1992); people agree "
        "little on judged memorability (Bainbridge et al. 2013), so this attribute is weak.",
-       0.40, (4.4, 4.8), (0.30, 0.27)),
+       (4.4, 4.8), (0.30, 0.27)),
     _p("typical", "atypical", {"distinctiveness": -0.40, "asymmetry": -0.10},
        "Typicality is closeness to the average face (Vokey & Read 1992); weak, like the real data.",
-       0.40, (5.5, 4.0), (0.28, 0.24)),
+       (5.5, 4.0), (0.28, 0.24)),
     _p("common", "uncommon", {"distinctiveness": -0.30, "glasses": -0.10},
        "Assumption: like typicality (average faces look common), weaker; glasses mark a face out.",
-       0.40, (5.3, 4.2), (0.25, 0.27)),
+       (5.3, 4.2), (0.25, 0.27)),
     _p("familiar", "unfamiliar", {"distinctiveness": -0.20, "AU12": 0.20},
        "Typical faces feel familiar (Vokey & Read 1992) and a smile is a cue to familiarity "
        "(Baudouin et al. 2000); the weakest attribute, as in the real data.",
-       0.40, (4.5, 5.0), (0.24, 0.18)),
+       (4.5, 5.0), (0.24, 0.18)),
 )
 
 #: The 20 (attribute, antonym) pairs.
 PAIRS: tuple[tuple[str, str], ...] = tuple((p.attribute, p.antonym) for p in PAIR_TABLE)
 
-# --------------------------------------------------------------------------------------------
-# Rating model constants, derived once from the table
-# --------------------------------------------------------------------------------------------
-
-N_RATERS = 15              #: raters per column in the database
-COLUMN_IDIO = 0.30         #: SD of the per-face term of one column (attribute and antonym differ)
-RATER_NOISE = 1.5          #: typical SD of one rater's rating around the panel consensus
-RATER_NOISE_SPREAD = 0.3   #: log-SD of the noise level across raters (some raters are sloppier)
-RATER_BIAS_SD = 0.6        #: SD of leniency across raters, rating points
-_PANEL_KEY = 2 ** 40       # generator key of the panel: depends on the seed only, never an image
-
 _COL = {c: k for k, c in enumerate(ATTRIBUTE_COLUMNS)}
-_PAIR_OF_COL = np.empty(40, dtype=int)
-_SIGN = np.empty(40)
-_A = np.empty(40)
-_B = np.empty(40)
-_W = np.zeros((len(PAIR_TABLE), len(FACTORS)))
-_IDIO = np.array([p.idio for p in PAIR_TABLE])
-# Per-rating noise variance in rating points: E[sd^2] over raters plus uniform rounding error.
-_NOISE_VAR = RATER_NOISE ** 2 * np.exp(2 * RATER_NOISE_SPREAD ** 2) + 1 / 12
-for _k, _pair in enumerate(PAIR_TABLE):
-    for _name, _w in _pair.drivers:
-        _W[_k, FACTOR_NAMES.index(_name)] = _w
-    # Nominal latent SD if the factors were independent with unit variance.
-    _sd_z = np.sqrt(np.sum(_W[_k] ** 2) + _pair.idio ** 2 + COLUMN_IDIO ** 2)
-    for _col, _sign, _center, _rel in zip((_pair.attribute, _pair.antonym), (1.0, -1.0),
-                                          _pair.center, _pair.reliability):
-        _c = _COL[_col]
-        _s0 = (_center - 1) / 8
-        # Reliability of a mean of n raters = n S^2 / (n S^2 + noise var): solve for the signal SD S
-        # in rating points, then for the logistic slope that gives it around the centre.
-        _signal_sd = np.sqrt(_NOISE_VAR * _rel / (N_RATERS * (1 - _rel)))
-        _PAIR_OF_COL[_c], _SIGN[_c] = _k, _sign
-        _A[_c] = np.log(_s0 / (1 - _s0))
-        _B[_c] = _signal_sd / (8 * _s0 * (1 - _s0) * _sd_z)
-assert sorted(_PAIR_OF_COL) == sorted(list(range(20)) * 2), "every pair must own exactly two columns"
+_PAIR_OF = {c: (pair, sign) for pair in PAIR_TABLE
+            for c, sign in ((pair.attribute, 1.0), (pair.antonym, -1.0))}
+assert sorted(_PAIR_OF) == sorted(ATTRIBUTE_COLUMNS), "every column must belong to exactly one pair"
+
+#: Names of :mod:`facexai.synth.rating` that stay importable from this module.
+_RATING_NAMES = ("N_RATERS", "RATER_NOISE", "RATER_NOISE_SPREAD", "RATER_BIAS_SD", "Ratings",
+                 "rate_factors", "rate", "split_half_reliability", "noise_ceiling")
+
+
+def __getattr__(name: str):
+    """The rating model's public names, imported on first use (rating.py imports this module)."""
+    if name in _RATING_NAMES:
+        from . import rating
+
+        return getattr(rating, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -351,14 +317,20 @@ def _pair_of(attribute: str) -> tuple[Pair, float]:
         close = difflib.get_close_matches(attribute, ATTRIBUTE_COLUMNS, n=3)
         raise KeyError(f"unknown attribute {attribute!r}" + (f"; did you mean {close}?" if close else
                                                                f"; known: {ATTRIBUTE_COLUMNS}"))
-    c = _COL[attribute]
-    return PAIR_TABLE[_PAIR_OF_COL[c]], float(_SIGN[c])
+    return _PAIR_OF[attribute]
 
 
 def drivers(attribute: str) -> tuple[tuple[str, float], ...]:
-    """``(factor, weight)`` driving ``attribute``, signed for that column (antonyms reversed)."""
-    pair, sign = _pair_of(attribute)
-    return tuple((f, sign * w) for f, w in pair.drivers)
+    """``(factor, weight)`` driving ``attribute`` in the rating model: the pair's literature
+    drivers signed for that column (antonyms reversed) plus the column's halo share of the
+    valence impression (:mod:`facexai.synth.rating`), rounded to 3 decimals; literature drivers
+    first, then any factor only the halo brings."""
+    from .rating import W
+
+    pair, _ = _pair_of(attribute)
+    row = dict(zip(FACTOR_NAMES, W[_COL[attribute]]))
+    order = [f for f, _ in pair.drivers] + [f for f in FACTOR_NAMES if f not in dict(pair.drivers)]
+    return tuple((f, round(float(row[f]), 3)) for f in order if round(float(row[f]), 3) != 0)
 
 
 def driving_regions(attribute: str) -> tuple[str, ...]:
@@ -380,7 +352,11 @@ def region_weights(attribute: str) -> pd.Series:
 
 
 def driver_table() -> pd.DataFrame:
-    """One row per column (ATTRIBUTE_COLUMNS order): its pair, drivers, regions and rationale."""
+    """One row per column (ATTRIBUTE_COLUMNS order): its pair, drivers (``literature``: the
+    pair's, signed; ``halo``: the column's valence loading; ``drivers``: the weights in use),
+    regions and rationale."""
+    from .rating import HALO
+
     rows = []
     for col in ATTRIBUTE_COLUMNS:
         pair, sign = _pair_of(col)
@@ -390,157 +366,15 @@ def driver_table() -> pd.DataFrame:
             "antonym": pair.antonym if side == 0 else pair.attribute,
             "pair": f"{pair.attribute}-{pair.antonym}",
             "sign": int(sign),
+            "literature": " ".join(f"{sign * w:+.2f}*{f}" for f, w in pair.drivers),
+            "halo": round(float(HALO[_COL[col]]), 3),
             "drivers": " ".join(f"{w:+.2f}*{f}" for f, w in drivers(col)),
             "regions": ", ".join(driving_regions(col)),
-            "idiosyncratic_sd": pair.idio,
             "center": pair.center[side],
             "target_reliability": pair.reliability[side],
             "rationale": pair.rationale,
         })
     return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------------------------
-# Rating
-# --------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Ratings:
-    """Simulated ratings of N images.
-
-    Attributes
-    ----------
-    raw : ndarray of int8, shape (N, 40, n_raters)
-        Integer ratings 1..9, columns in ATTRIBUTE_COLUMNS order (the "All Data" sheet).
-    means : DataFrame (N x 40)
-        Mean over raters (the "Final Values" sheet), indexed by image index.
-    sds : DataFrame (N x 40)
-        Sample SD over raters (the "StDev Values" sheet).
-    expected : DataFrame (N x 40)
-        Noise-free mean rating ``m`` (an infinite unbiased panel, before rounding): the truth a
-        perfect model of the panel would approach.
-    """
-
-    raw: np.ndarray
-    means: pd.DataFrame
-    sds: pd.DataFrame
-    expected: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """Long format: one row per (image, attribute, rater) with the integer rating."""
-        n, c, r = self.raw.shape
-        idx = pd.MultiIndex.from_product([self.means.index, ATTRIBUTE_COLUMNS, range(r)],
-                                         names=["image", "attribute", "rater"])
-        return pd.DataFrame({"rating": self.raw.reshape(-1)}, index=idx).reset_index()
-
-    def reliability(self, n_splits: int = 50, seed: int = 0) -> pd.Series:
-        """Split-half reliability of each column (see :func:`split_half_reliability`)."""
-        return split_half_reliability(self.raw, n_splits=n_splits, seed=seed)
-
-
-def _check_indices(indices: Iterable[int] | None, n: int) -> np.ndarray:
-    idx = np.arange(n) if indices is None else np.asarray(list(indices), dtype=np.int64)
-    if idx.shape != (n,):
-        raise ValueError(f"indices has {idx.size} entries for {n} faces")
-    if n and idx.min() < 0:
-        raise ValueError("indices must be non-negative")
-    return idx
-
-
-def rate_factors(x: np.ndarray, seed: int, indices: Iterable[int] | None = None,
-                 n_raters: int = N_RATERS, rater_noise: float = 1.0) -> Ratings:
-    """Rate faces given their standardised factor vectors (see :func:`rate`).
-
-    Parameters
-    ----------
-    x : ndarray, shape (N, len(FACTORS))
-        Output of :func:`factor_vector` (possibly edited, to move one factor alone).
-    seed : int
-        Dataset seed; with ``indices`` it fixes every random draw.
-    indices : iterable of int, optional
-        Image index of each row (default ``0..N-1``); image ``i`` is rated identically in any batch.
-    n_raters : int
-        Raters per column (15 in the database), at least 2.
-    rater_noise : float
-        Multiplier of every rater's noise SD: 0 gives raters who differ only by leniency.
-    """
-    x = np.asarray(x, dtype=float)
-    if x.ndim != 2 or x.shape[1] != len(FACTORS):
-        raise ValueError(f"x must have shape (N, {len(FACTORS)}), got {x.shape}")
-    if n_raters < 2:
-        raise ValueError(f"n_raters must be at least 2 (for SDs and split halves), got {n_raters}")
-    if rater_noise < 0:
-        raise ValueError(f"rater_noise must be >= 0, got {rater_noise}")
-    idx = _check_indices(indices, len(x))
-    # Panel: row j = rater j of every column (bias, log noise level), so panels nest.
-    panel = rng_for(seed, _PANEL_KEY, STREAM_RATERS).standard_normal((n_raters, 2, 40))
-    bias = RATER_BIAS_SD * panel[:, 0]
-    sd = RATER_NOISE * np.exp(RATER_NOISE_SPREAD * panel[:, 1])
-    n_pairs = len(PAIR_TABLE)
-    e_pair, e_col = np.empty((len(x), n_pairs)), np.empty((len(x), 40))
-    eps = np.empty((len(x), n_raters, 40))
-    for row, k in enumerate(idx):
-        g = rng_for(seed, int(k), STREAM_RATERS)
-        e_pair[row], e_col[row], eps[row] = g.standard_normal(n_pairs), g.standard_normal(40), \
-            g.standard_normal((n_raters, 40))
-    z_pair = x @ _W.T + _IDIO * e_pair
-    z = _SIGN * z_pair[:, _PAIR_OF_COL] + COLUMN_IDIO * e_col
-    m = 1 + 8 / (1 + np.exp(-(_A + _B * z)))
-    ratings = np.clip(np.rint(m[:, None, :] + bias + rater_noise * sd * eps), 1, 9)
-    raw = np.ascontiguousarray(ratings.transpose(0, 2, 1)).astype(np.int8)
-    index = pd.Index(idx, name="image")
-    frame = lambda a: pd.DataFrame(a, index=index, columns=list(ATTRIBUTE_COLUMNS))  # noqa: E731
-    return Ratings(raw=raw, means=frame(raw.mean(axis=2)), sds=frame(raw.std(axis=2, ddof=1)),
-                   expected=frame(m))
-
-
-def rate(params_list: Sequence[FaceParams], seed: int, indices: Iterable[int] | None = None,
-         n_raters: int = N_RATERS, rater_noise: float = 1.0) -> Ratings:
-    """Rate faces on the 40 attribute columns with a simulated panel.
-
-    Parameters
-    ----------
-    params_list : sequence of FaceParams
-        The faces (no rendering needed: raters see the generator factors).
-    seed : int
-        Dataset seed: fixes the panel and, with ``indices``, every per-image draw.
-    indices : iterable of int, optional
-        Image index of each face (default ``0..N-1``). Rating image ``i`` alone gives the same
-        result as rating it in any batch.
-    n_raters : int
-        Raters per column; the database has 15 on the attribute and another 15 on the antonym.
-    rater_noise : float
-        Multiplier of every rater's noise SD (1 = the default panel, 0 = noiseless raters).
-
-    Returns
-    -------
-    Ratings
-    """
-    return rate_factors(factor_vector(params_list), seed, indices, n_raters, rater_noise)
-
-
-# --------------------------------------------------------------------------------------------
-# Reliability
-# --------------------------------------------------------------------------------------------
-
-def split_half_reliability(raw: np.ndarray | Ratings, n_splits: int = 50, seed: int = 0) -> pd.Series:
-    """Spearman-Brown corrected split-half reliability of the rater mean, per column: the
-    fraction of the full-panel mean's variance that is consensus rather than rater noise.
-
-    :func:`facexai.stats.split_half_reliability` (halves of 7 and 8 of 15 raters; missing ratings
-    left out), indexed by ATTRIBUTE_COLUMNS when C == 40, else by column number.
-    """
-    a = np.asarray(raw.raw if isinstance(raw, Ratings) else raw, dtype=float)
-    columns = list(ATTRIBUTE_COLUMNS) if a.ndim == 3 and a.shape[1] == 40 else None
-    return stats.split_half_reliability(a, n_splits=n_splits, seed=seed, columns=columns)
-
-
-def noise_ceiling(raw: np.ndarray | Ratings, n_splits: int = 50, seed: int = 0) -> pd.Series:
-    """Highest Pearson r any predictor can expect against the panel means: sqrt(reliability)
-    (:func:`facexai.stats.noise_ceiling`, indexed as :func:`split_half_reliability`)."""
-    a = np.asarray(raw.raw if isinstance(raw, Ratings) else raw, dtype=float)
-    columns = list(ATTRIBUTE_COLUMNS) if a.ndim == 3 and a.shape[1] == 40 else None
-    return stats.noise_ceiling(a, n_splits=n_splits, seed=seed, columns=columns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,7 +404,9 @@ def adience_group(age: float) -> int:
 def age_gender_labels(params_list: Sequence[FaceParams],
                       indices: Iterable[int] | None = None) -> pd.DataFrame:
     """Labels for the base models: exact ``age``, Adience ``age_group`` and ``sex`` (0 f, 1 m)."""
-    idx = _check_indices(indices, len(params_list))
+    from .rating import check_indices
+
+    idx = check_indices(indices, len(params_list))
     ages = [float(p.identity.age) for p in params_list]
     return pd.DataFrame({"age": ages,
                          "age_group": [adience_group(a) for a in ages],

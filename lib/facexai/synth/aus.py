@@ -98,12 +98,16 @@ PROTOTYPES: dict[int, dict[int, float]] = {
     1: {4: 1.0, 5: 0.7, 7: 0.9, 23: 0.9},
     2: {12: 0.7, 14: 0.7},
     3: {9: 1.0, 10: 0.8, 15: 0.7, 17: 0.7},
-    4: {1: 1.0, 2: 0.9, 4: 0.7, 5: 1.0, 7: 0.5, 20: 0.9, 26: 0.6},
+    4: {1: 1.0, 2: 0.9, 4: 0.6, 5: 1.0, 7: 0.5, 20: 1.0, 26: 0.7},
     5: {6: 0.8, 12: 1.0},
     6: {1: 1.0, 4: 0.7, 15: 0.9},
     7: {1: 1.0, 2: 1.0, 5: 0.9, 26: 0.9},
 }
 OPTIONAL: dict[int, dict[int, float]] = {5: {25: 0.7}, 6: {17: 0.6}, 7: {25: 0.8}}
+#: Alternative EMFACS prototypes: one of them (equally likely) joins the core AUs. Anger has a
+#: closed-mouth form, lips pressed and chin raised (EMFACS 4+5+7+17+23), and an open one, upper
+#: lip raised and lips apart (EMFACS 4+5+7+10+23+25,26).
+VARIANTS: dict[int, tuple[dict[int, float], ...]] = {1: ({17: 0.8}, {10: 0.8, 25: 0.8, 26: 0.5})}
 #: Emotions whose prototype acts on one side only: the subject's right (EMFACS "R12A+R14A").
 UNILATERAL_RIGHT: frozenset[int] = frozenset({2})
 #: Probability of each emotion when none is asked for (neutral-heavy, like posed databases).
@@ -126,7 +130,8 @@ def sample_expression(seed: int, index: int, emotion: int | str | None = None
     """Draw the AU intensities of image ``index``: ``(au_left, au_right, emotion_code)``.
 
     The emotion is drawn (neutral-heavy) unless given. An apex intensity scales the prototype;
-    each core AU is present with probability 0.9 and each optional one with 0.5, intensities
+    one of the emotion's :data:`VARIANTS` (if any) joins its core AUs; each core AU is present
+    with probability 0.9 and each optional one with 0.5, intensities
     jittered by +-20 % and the two sides by +-10 %; every other AU appears weakly (0.05-0.25)
     with probability 0.08. The same number of random draws is made whatever the emotion, so
     the stream stays aligned.
@@ -138,7 +143,9 @@ def sample_expression(seed: int, index: int, emotion: int | str | None = None
     code = min(code, len(EMOTIONS) - 1)
     apex = rng.uniform(0.7, 1.0)
     draws = rng.random((len(AUS), 5))
-    core, optional = PROTOTYPES[code], OPTIONAL.get(code, {})
+    variants = VARIANTS.get(code, ({},))
+    core = {**PROTOTYPES[code], **variants[min(int(rng.random() * len(variants)), len(variants) - 1)]}
+    optional = OPTIONAL.get(code, {})
     left, right = np.zeros(len(AUS)), np.zeros(len(AUS))
     for k, au in enumerate(AUS):
         present, jitter, asym, extra, extra_level = draws[k]

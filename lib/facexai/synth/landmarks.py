@@ -7,6 +7,7 @@ about two units wide. It is deformed, in this order, by
 1. the identity factors (face width/length, jaw, eyes, nose, lips, asymmetry, age sag),
 2. the Action Units: each AU is a fixed displacement field at intensity 1, applied per side
    (``au_right`` moves the subject's right half = image left, midline points take the mean),
+   plus the FACS 1+4 / 2+4 brow interactions (AU1/AU2 hold up the brow AU4 would lower),
 3. the nuisance: a fake yaw (points shift sideways in proportion to their depth), then a
    similarity transform (roll, scale, shift) into pixels.
 
@@ -102,6 +103,59 @@ DEPTH[31:36] = (0.6, 0.75, 0.85, 0.75, 0.6)
 DEPTH[48:68] = np.maximum(DEPTH[48:68], 0.55)
 
 
+#: AU displacement fields at intensity 1 (see :func:`_au_fields`): ``AU: [(points, outward, up)]``.
+_SPEC: dict[int, list[tuple[tuple[int, ...], float, float]]] = {
+    # AU1 also lifts the inner third of the upper lid (the "triangular" lid of sadness/fear).
+    1: [((21,), -0.01, 0.10), ((20,), 0.0, 0.085), ((19,), 0.0, 0.055), ((18,), 0.0, 0.025),
+        ((38,), 0.0, 0.012)],
+    2: [((17,), 0.0, 0.10), ((18,), 0.0, 0.10), ((19,), 0.0, 0.07), ((20,), 0.0, 0.035),
+        ((21,), 0.0, 0.01)],
+    # AU4: the inner brow is pulled down and to the midline most (corrugator, procerus), the
+    # tail little; at full intensity the brow comes down onto the upper lid (FACS: it may cover
+    # the lid), pushing the lid fold down and narrowing the eye.
+    4: [((21,), -0.055, -0.16), ((20,), -0.04, -0.15), ((19,), -0.02, -0.12),
+        ((18,), -0.01, -0.08), ((17,), 0.0, -0.05), ((38,), 0.0, -0.03), ((37,), 0.0, -0.022)],
+    5: [((37,), 0.0, 0.045), ((38,), 0.0, 0.05), ((40, 41), 0.0, -0.008)],
+    # AU6 pushes the lower lid up from below into an upward arc (the smiling "crescent");
+    # AU7 tightens both lids: the lower lid rises to a straight line between the corners.
+    6: [((40, 41), 0.0, 0.05), ((37, 38), 0.0, -0.008)],
+    7: [((40, 41), 0.0, 0.032), ((37, 38), 0.0, -0.028)],
+    9: [((31,), 0.012, 0.035), ((32,), 0.005, 0.035), ((33,), 0.0, 0.032),
+        ((21,), 0.0, -0.03), ((20,), 0.0, -0.015),
+        ((49, 50, 51, 61, 62), 0.0, 0.02), ((48, 60), 0.0, 0.008)],
+    10: [((50, 51), 0.0, 0.06), ((49,), 0.0, 0.05), ((61, 62), 0.0, 0.05),
+         ((48, 60), 0.0, 0.015), ((31,), 0.004, 0.012), ((32, 33), 0.0, 0.008)],
+    12: [((48, 60), 0.09, 0.08), ((49, 59), 0.05, 0.045), ((61, 67), 0.04, 0.03),
+         ((50, 58), 0.02, 0.02), ((51, 57, 62, 66), 0.0, 0.005)],
+    14: [((48, 60), -0.035, 0.005), ((49, 59, 61, 67), -0.015, 0.0)],
+    # AU15: the corners are pulled down and the lateral lower lip with them (a down-turned arc).
+    15: [((48, 60), -0.01, -0.09), ((49, 59, 61, 67), 0.0, -0.04), ((50, 58), 0.0, -0.012)],
+    17: [((57, 66), 0.0, 0.06), ((58, 67), 0.0, 0.05), ((59,), 0.0, 0.025),
+         ((51, 62), 0.0, 0.015), ((48, 60), 0.0, -0.03),
+         ((8,), 0.0, 0.035), ((7,), 0.0, 0.03), ((6,), 0.0, 0.015)],
+    # AU20: the corners are stretched sideways and a little down (risorius with platysma),
+    # the lips flattened.
+    20: [((48, 60), 0.1, -0.05), ((49, 61, 67), 0.06, -0.015), ((59,), 0.06, 0.01),
+         ((50,), 0.03, -0.025), ((51,), 0.0, -0.03), ((58,), 0.03, 0.035), ((57,), 0.0, 0.045),
+         ((62,), 0.0, -0.008), ((66,), 0.0, 0.008)],
+    # AU23: the red parts of the lips narrow (both lips roll in) and the mouth narrows.
+    23: [((49, 50, 51), 0.0, -0.04), ((57, 58), 0.0, 0.04), ((59,), 0.0, 0.03),
+         ((48, 60), -0.03, 0.0), ((61, 67), -0.012, 0.0)],
+    25: [((61, 62), 0.0, 0.02), ((50, 51), 0.0, 0.012), ((66,), 0.0, -0.06),
+         ((67,), 0.0, -0.05), ((57,), 0.0, -0.05), ((58,), 0.0, -0.045),
+         ((59,), 0.0, -0.03), ((60,), 0.0, -0.004)],
+    26: [((66,), 0.0, -0.15), ((67,), 0.0, -0.13), ((57,), 0.0, -0.15),
+         ((58,), 0.0, -0.14), ((59,), 0.0, -0.1), ((48, 60), -0.02, -0.05),
+         ((61, 62), 0.0, 0.01), ((8,), 0.0, -0.2), ((7,), 0.0, -0.18), ((6,), 0.01, -0.14),
+         ((5,), 0.01, -0.09), ((4,), 0.005, -0.05), ((3,), 0.0, -0.02)],
+}
+#: Per-AU gains, tuned by eye so that CK+-style apex expressions read at a glance at 96 px; AU12
+#: and AU15 raised within FACS's range while the FER2013 network read seed-11 faces
+#: (:mod:`facexai.realism`; the book reports another seed).
+_GAIN = {1: 1.5, 2: 1.5, 4: 1.4, 5: 1.4, 6: 1.0, 7: 1.0, 9: 1.3, 10: 1.3, 12: 1.8, 14: 1.3,
+         15: 1.7, 17: 1.3, 20: 1.4, 23: 1.3, 25: 1.3, 26: 1.5}
+
+
 def _au_fields() -> np.ndarray:
     """Displacement of every landmark for each AU at full intensity, both sides, (n_AU, 68, 2).
 
@@ -110,46 +164,10 @@ def _au_fields() -> np.ndarray:
     Eye corners 36/39/42/45, the nose bridge 27-30 and jaw points 0-2/14-16 never move: the head
     frame of :mod:`facexai.regions` is built on them, so AUs cannot shift the head outline.
     """
-    spec: dict[int, list[tuple[tuple[int, ...], float, float]]] = {
-        1: [((21,), -0.01, 0.10), ((20,), 0.0, 0.085), ((19,), 0.0, 0.055), ((18,), 0.0, 0.025)],
-        2: [((17,), 0.0, 0.10), ((18,), 0.0, 0.10), ((19,), 0.0, 0.07), ((20,), 0.0, 0.035),
-            ((21,), 0.0, 0.01)],
-        4: [((21,), -0.06, -0.075), ((20,), -0.04, -0.065), ((19,), -0.02, -0.05),
-            ((18,), 0.0, -0.035), ((17,), 0.0, -0.02), ((37, 38), 0.0, -0.012)],
-        5: [((37,), 0.0, 0.045), ((38,), 0.0, 0.05), ((40, 41), 0.0, -0.008)],
-        6: [((40, 41), 0.0, 0.03), ((37, 38), 0.0, -0.006)],
-        7: [((40, 41), 0.0, 0.034), ((37, 38), 0.0, -0.018)],
-        9: [((31,), 0.012, 0.035), ((32,), 0.005, 0.035), ((33,), 0.0, 0.032),
-            ((21,), 0.0, -0.03), ((20,), 0.0, -0.015),
-            ((49, 50, 51, 61, 62), 0.0, 0.02), ((48, 60), 0.0, 0.008)],
-        10: [((50, 51), 0.0, 0.06), ((49,), 0.0, 0.05), ((61, 62), 0.0, 0.05),
-             ((48, 60), 0.0, 0.015), ((31,), 0.004, 0.012), ((32, 33), 0.0, 0.008)],
-        12: [((48, 60), 0.09, 0.08), ((49, 59), 0.05, 0.045), ((61, 67), 0.04, 0.03),
-             ((50, 58), 0.02, 0.02), ((51, 57, 62, 66), 0.0, 0.005)],
-        14: [((48, 60), -0.035, 0.005), ((49, 59, 61, 67), -0.015, 0.0)],
-        15: [((48, 60), -0.01, -0.075), ((49, 59, 61, 67), 0.0, -0.03), ((50, 58), 0.0, -0.01)],
-        17: [((57, 66), 0.0, 0.05), ((58, 67), 0.0, 0.045), ((59,), 0.0, 0.025),
-             ((51, 62), 0.0, 0.012), ((48, 60), 0.0, -0.012),
-             ((8,), 0.0, 0.035), ((7,), 0.0, 0.03), ((6,), 0.0, 0.015)],
-        20: [((48, 60), 0.1, -0.015), ((49, 59, 61, 67), 0.06, 0.0), ((50, 58), 0.03, 0.0),
-             ((51, 62), 0.0, -0.01), ((57, 66), 0.0, 0.01)],
-        23: [((49, 50, 51), 0.0, -0.028), ((57, 58), 0.0, 0.028), ((59,), 0.0, 0.022),
-             ((48, 60), -0.025, 0.0), ((61, 67), -0.01, 0.0)],
-        25: [((61, 62), 0.0, 0.02), ((50, 51), 0.0, 0.012), ((66,), 0.0, -0.06),
-             ((67,), 0.0, -0.05), ((57,), 0.0, -0.05), ((58,), 0.0, -0.045),
-             ((59,), 0.0, -0.03), ((60,), 0.0, -0.004)],
-        26: [((66,), 0.0, -0.15), ((67,), 0.0, -0.13), ((57,), 0.0, -0.15),
-             ((58,), 0.0, -0.14), ((59,), 0.0, -0.1), ((48, 60), -0.02, -0.05),
-             ((61, 62), 0.0, 0.01), ((8,), 0.0, -0.2), ((7,), 0.0, -0.18), ((6,), 0.01, -0.14),
-             ((5,), 0.01, -0.09), ((4,), 0.005, -0.05), ((3,), 0.0, -0.02)],
-    }
-    # Per-AU gains, tuned by eye so that CK+-style apex expressions read at a glance at 96 px.
-    gain = {1: 1.5, 2: 1.5, 4: 1.4, 5: 1.4, 6: 1.0, 7: 1.0, 9: 1.3, 10: 1.3, 12: 1.5, 14: 1.3,
-            15: 1.5, 17: 1.3, 20: 1.4, 23: 1.3, 25: 1.3, 26: 1.5}
     fields = np.zeros((len(AUS), 68, 2))
     for k, au in enumerate(AUS):
-        for points, out, up in spec[au]:
-            out, up = gain[au] * out, gain[au] * up
+        for points, out, up in _SPEC[au]:
+            out, up = _GAIN[au] * out, _GAIN[au] * up
             for p in points:
                 q = int(MIRROR[p])
                 fields[k, p] = (-out if p != q else 0.0, -up)
@@ -162,6 +180,18 @@ AU_FIELDS = _au_fields()
 # Per-side fields flattened to (n_AU, 136): one matrix product per side applies all AUs.
 _FIELDS_R = (AU_FIELDS * SIDE_RIGHT[None, :, None]).reshape(len(AUS), -1)
 _FIELDS_L = (AU_FIELDS * (1.0 - SIDE_RIGHT)[None, :, None]).reshape(len(AUS), -1)
+
+# FACS 1+4 and 2+4: frontalis lifts what the brow lowerers pull down. With AU1, AU4 no longer
+# lowers the brow's inner end; with AU2, not its tail (interaction terms applied with the smaller
+# intensity of each pair on each side); the middle of the brow stays lowered. So 1+4 gives oblique
+# brows (sadness) and 1+2+4 raised brows flattened and drawn together (fear), not the arch of 1+2.
+_K1, _K2, _K4 = AUS.index(1), AUS.index(2), AUS.index(4)
+_INNER, _OUTER = [20, 21, 22, 23], [17, 26]
+_COMBO = np.zeros((2, 68, 2))
+_COMBO[0, _INNER, 1] = -AU_FIELDS[_K4, _INNER, 1]
+_COMBO[1, _OUTER, 1] = -AU_FIELDS[_K4, _OUTER, 1]
+_COMBO_R = (_COMBO * SIDE_RIGHT[None, :, None]).reshape(2, -1)
+_COMBO_L = (_COMBO * (1.0 - SIDE_RIGHT)[None, :, None]).reshape(2, -1)
 
 _EYE_R, _EYE_L = np.arange(36, 42), np.arange(42, 48)
 _LIPS = np.arange(48, 68)
@@ -244,7 +274,11 @@ def au_displacement(au_right, au_left) -> np.ndarray:
     """Landmark displacement of the given per-side AU intensities (canonical units, (68, 2))."""
     au_r = np.clip(np.asarray(au_right, float), 0.0, 1.0)
     au_l = np.clip(np.asarray(au_left, float), 0.0, 1.0)
-    return (au_r @ _FIELDS_R + au_l @ _FIELDS_L).reshape(68, 2)
+    d = au_r @ _FIELDS_R + au_l @ _FIELDS_L
+    if au_r[_K4] > 0 or au_l[_K4] > 0:
+        d = d + np.minimum(au_r[[_K1, _K2]], au_r[_K4]) @ _COMBO_R \
+            + np.minimum(au_l[[_K1, _K2]], au_l[_K4]) @ _COMBO_L
+    return d.reshape(68, 2)
 
 
 def canonical_landmarks(params: FaceParams) -> np.ndarray:

@@ -204,6 +204,11 @@ class _Face:
     def au_mean(self, au: int) -> float:
         return 0.5 * (self.au(au, "r") + self.au(au, "l"))
 
+    def brow_lowered(self, side: str) -> float:
+        """How far AU4 actually lowers the brow: not where AU1/AU2 hold it up (landmarks' 1+4)."""
+        a4 = self.au(4, side)
+        return a4 - min(a4, max(self.au(1, side), self.au(2, side)))
+
     def ellipse(self, centre, rx: float, ry: float, circle: np.ndarray = _CIRCLE) -> np.ndarray:
         return centre + circle[:, :1] * (rx * self.u) + circle[:, 1:] * (ry * self.v)
 
@@ -288,11 +293,16 @@ def _eyes(cv: _Canvas, f: _Face, col, params) -> None:
         upper, lower = spline(e[[0, 1, 2, 3]]), spline(e[[3, 4, 5, 0]])
         e0 = f.p0[idx]                  # the socket's shadow stays put when the lids move
         cv.soft("soft", f.ellipse((e0[1] + e0[2] + p[brow]) / 3 + 0.1 * ew * out, 0.75 * ew, 0.38 * ew), 0.35)
+        a4 = f.brow_lowered(side)     # the lowered brow overhangs the eye and shades it from above
+        if a4 > 0.02:
+            cv.soft("shade", f.ellipse(0.5 * (e[1] + e[2]) + 0.06 * ew * out, 0.6 * ew, 0.3 * ew), a4)
         cv.poly(np.concatenate([upper, lower[1:-1]]), (0.91, 0.88, 0.85))
         # Iris between the corners and the lid centres (so lids cover it as they close), then
         # skin-coloured lid bands hide whatever of it lies outside the opening.
         r = 0.23 * ew
-        c = 0.25 * (e[0] + e[3]) + 0.125 * (e[1] + e[2] + e[4] + e[5]) + 0.04 * ew * params.nuisance.yaw * u
+        # The eyeball does not move with the lids: the iris sits where the neutral lids put it, so
+        # AU5 bares the sclera above it and AU6/AU7 cover it from below.
+        c = 0.25 * (e0[0] + e0[3]) + 0.125 * (e0[1] + e0[2] + e0[4] + e0[5]) + 0.04 * ew * params.nuisance.yaw * u
         cv.poly(f.ellipse(c, r, r), col["iris"] * 0.6)
         cv.poly(f.ellipse(c, 0.8 * r, 0.8 * r), col["iris"])
         cv.poly(f.ellipse(c, 0.42 * r, 0.42 * r), (0.05, 0.04, 0.04))
@@ -313,8 +323,9 @@ def _eyes(cv: _Canvas, f: _Face, col, params) -> None:
 
 
 def _brows(cv: _Canvas, f: _Face, col, params) -> None:
-    th = (0.05 + 0.065 * params.identity.brow_thickness) * f.k * (0.4 + 0.6 * _BROW_S)
-    for idx in ([17, 18, 19, 20, 21], [26, 25, 24, 23, 22]):
+    th0 = (0.05 + 0.065 * params.identity.brow_thickness) * f.k * (0.4 + 0.6 * _BROW_S)
+    for idx, side in (([17, 18, 19, 20, 21], "r"), ([26, 25, 24, 23, 22], "l")):
+        th = th0 * (1.0 + 0.5 * f.brow_lowered(side) * _BROW_S**2)   # bunched by lowering
         cl = spline(f.p[idx])
         cv.poly(np.concatenate([cl - 0.5 * th * f.v, (cl + 0.5 * th * f.v)[::-1]]), col["brow"])
         core = np.concatenate([cl[6:] - 0.25 * th[6:] * f.v, (cl[6:] + 0.3 * th[6:] * f.v)[::-1]])
@@ -363,10 +374,14 @@ def _marks(cv: _Canvas, f: _Face, col, params) -> None:
         mark(hf.point(xs_r, y + 0.05 * xs_r**2), base + f.au(2, "r") + 0.4 * f.au(1, "r"))
         mark(hf.point(xs_c, y + 0.05 * xs_c**2), base + f.au_mean(1) + 0.2 * f.au_mean(2))
         mark(hf.point(-xs_r, y + 0.05 * xs_r**2), base + f.au(2, "l") + 0.4 * f.au(1, "l"))
-    g = f.au_mean(4) + 0.3 * age_w            # glabella: vertical furrows between the brows
-    for x in (-0.045, 0.045):
-        top = hf.point(x, y_brow - 0.1)
-        mark([top, top + 0.09 * k * v], g, 0.6)
+    a4 = f.au_mean(4)       # glabella: vertical furrows between the brow heads, where they are,
+    g = 1.3 * a4 + 0.3 * age_w              # and AU4's horizontal procerus line at the nose root
+    for t in (0.3, 0.7):
+        top = p[21] + t * (p[22] - p[21]) - 0.03 * k * v
+        mark(spline([top, top + 0.06 * k * v + 0.01 * k * (0.5 - t) * u, top + 0.11 * k * v]), g, 0.5)
+    down = 0.5 * (f.brow_lowered("r") + f.brow_lowered("l"))      # procerus pulls the brows down
+    if down > 0.02:
+        mark(spline([p0[27] - 0.05 * k * u, p0[27] + 0.012 * k * v, p0[27] + 0.05 * k * u]), down)
     a9 = f.au_mean(9)                          # nose-root wrinkles
     for t in (0.25, 0.5, 0.75):
         c = p0[27] + t * (p0[28] - p0[27])
@@ -392,7 +407,14 @@ def _marks(cv: _Canvas, f: _Face, col, params) -> None:
                      p[corner] + 0.05 * k * o + 0.035 * k * v]), 1.2 * au[14], 0.6)
         mark([p[corner] + 0.02 * k * (o + v), p[corner] + 0.03 * k * o + 0.1 * k * v],   # AU15, age
              au[15] + 0.6 * _clip01((age - 50) / 25))
-    # Chin boss wrinkling (AU17): a stipple on the chin and a deeper groove under the lower lip.
+        if au[15] > 0.02:      # AU15: the depressor bunches the skin below and beside the corner
+            cv.soft("shade", f.ellipse(p[corner] + 0.035 * k * (o + v), 0.035 * k, 0.05 * k), 0.6 * au[15])
+    _chin(cv, f, skin)
+
+
+def _chin(cv: _Canvas, f: _Face, skin) -> None:
+    """Chin boss wrinkling (AU17): a stipple on the chin and a deeper groove under the lower lip."""
+    p, k, u, v = f.p, f.k, f.u, f.v
     a17 = f.au_mean(17)
     chin = 0.45 * p[57] + 0.55 * p[8]
     if a17 > 0.02:
@@ -411,12 +433,15 @@ def _mouth(cv: _Canvas, f: _Face, col) -> None:
     cv.line(up_in, col["lip"] * 0.55, 0.6)
     gap = (lo_in - up_in) @ v
     if gap.max() > 0.01 * k:     # lips apart: mouth cavity, upper teeth, lower teeth if wide open
+        # AU20 stretches the lips back and pulls the lower lip down off the lower teeth: less of
+        # the upper teeth, more of the lower ones (the tense open mouth of fear).
+        a20 = f.au_mean(20)
         cv.poly(np.concatenate([up_in, lo_in[::-1]]), (0.25, 0.08, 0.08))
-        bottom = up_in + np.minimum(0.055 * k, np.maximum(gap, 0))[:, None] * v
+        bottom = up_in + np.minimum((0.055 - 0.03 * a20) * k, np.maximum(gap, 0))[:, None] * v
         cv.poly(np.concatenate([up_in, bottom[::-1]]), (0.93, 0.91, 0.84))
         for j in (4, 6, 8, 10, 12):
             cv.line([up_in[j], bottom[j]], (0.72, 0.7, 0.66), 0.3)
-        low_h = np.clip(gap - 0.075 * k, 0, 0.03 * k)[:, None]
+        low_h = np.clip(np.minimum(gap - (0.075 - 0.05 * a20) * k, 0.5 * gap), 0, 0.03 * k)[:, None]
         if low_h.max() > 0:
             cv.poly(np.concatenate([lo_in, (lo_in - low_h * v)[::-1]]), (0.82, 0.8, 0.74))
     for c in (p[48], p[54]):
