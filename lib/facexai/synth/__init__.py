@@ -8,7 +8,8 @@ module                    what it holds
 :mod:`.landmarks`         the 68 iBUG landmarks from the factors
 :mod:`.render`            anti-aliased rendering at 48-256 px
 :mod:`.generate`          sampling whole faces, AU pixel masks, batch rendering
-:mod:`.attributes`        the 40 psychological attributes: pair table, drivers, regions
+:mod:`.pairs`             the attribute pair table: columns, generator factors, literature drivers
+:mod:`.attributes`        the 40 attributes as the study uses them: drivers, regions, rating, labels
 :mod:`.rating`            the rating model, simulated rater panels, its calibration
 :mod:`.ceilings`          noise ceiling vs achievable (oracle) ceiling; twin vs real correlations
 :mod:`.counterfactual`    the same face with one cause changed, every random draw kept

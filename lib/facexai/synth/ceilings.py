@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -19,9 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from .attributes import ATTRIBUTE_COLUMNS, factor_vector
 from .factors import FaceParams
-from .rating import HALO_WEIGHTS, OWN_WEIGHTS, TARGET_RELIABILITY, Ratings, noise_ceiling
+from .pairs import ATTRIBUTE_COLUMNS, factor_vector
+from .rating import (CALIBRATION_FACES, CALIBRATION_FILE, CALIBRATION_SEED, HALO_WEIGHTS,
+                     OWN_WEIGHTS, TARGET_RELIABILITY, Ratings, calibrate_slopes,
+                     calibration_population, noise_ceiling)
 
 #: Weight of the mean halo share in :func:`fit_halo` (see there).
 HALO_PENALTY = 1.0
@@ -184,3 +187,33 @@ def oracle_ceiling(faces: Sequence[FaceParams] | np.ndarray, ratings: Ratings,
     out = pd.DataFrame({"noise_ceiling": ceiling.to_numpy(), "oracle": oracle}, index=_NAMES)
     out["gap"] = out.noise_ceiling - out.oracle
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration (offline)
+# --------------------------------------------------------------------------------------------
+
+def calibrate(real_correlations: pd.DataFrame, n_faces: int = CALIBRATION_FACES,
+              seed: int = CALIBRATION_SEED, path: Path | str | None = CALIBRATION_FILE) -> dict:
+    """Fit the halo loadings to the real correlation matrix, then the slopes by calibrate-and-
+    measure, on the calibration population; write ``calibration.json`` (unless ``path`` is None).
+    Offline, about a minute, never called at import: rerun it (``python -m facexai.synth.ceilings``)
+    whenever the factors, the pair table or the expression mix of ``sample_face`` change;
+    ``tests/test_calibration.py`` fails once the stored constants miss a target by over 0.05."""
+    x = calibration_population(n_faces, seed)
+    halo = fit_halo(x, real_correlations)
+    slope, rel = calibrate_slopes(x, seed, halo)
+    data = {"about": "SynthFace rating constants written by facexai.synth.ceilings.calibrate "
+                     f"({n_faces} faces of sample_face, seed {seed}); do not edit by hand",
+            "halo": {c: round(float(v), 6) for c, v in zip(_NAMES, halo)},
+            "slope": {c: round(float(v), 6) for c, v in zip(_NAMES, slope)},
+            "measured_reliability": {c: round(float(v), 4) for c, v in rel.items()}}
+    if path is not None:
+        Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return data
+
+
+if __name__ == "__main__":  # python -m facexai.synth.ceilings [correlations.csv]: recalibrate
+    import sys
+
+    calibrate(read_correlations(sys.argv[1] if len(sys.argv) > 1 else REAL_CORRELATIONS))

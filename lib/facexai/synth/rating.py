@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
-from .attributes import ATTRIBUTE_COLUMNS, FACTOR_NAMES, FACTORS, PAIR_TABLE, factor_vector
+from .pairs import ATTRIBUTE_COLUMNS, FACTOR_NAMES, FACTORS, PAIR_TABLE, factor_vector
 from .factors import STREAM_RATERS, FaceParams, rng_for
 
 N_RATERS = 15              #: raters per column in the database
@@ -313,33 +313,3 @@ def calibrate_slopes(x: np.ndarray, seed: int, halo: np.ndarray | None = None, t
         prev = (log_b.copy(), rel)
         log_b = log_b + np.clip((logit(target) - logit(rel)) / gain, -1.0, 1.0)
     return np.exp(log_b), pd.Series(rel, index=_NAMES, name="reliability")
-
-
-def calibrate(real_correlations: pd.DataFrame, n_faces: int = CALIBRATION_FACES,
-              seed: int = CALIBRATION_SEED, path: Path | str | None = CALIBRATION_FILE) -> dict:
-    """Fit the halo loadings to the real correlation matrix, then the slopes by calibrate-and-
-    measure, on the calibration population; write ``calibration.json`` (unless ``path`` is None).
-    Offline, about a minute, never called at import: rerun it (``python -m facexai.synth.rating``)
-    whenever the factors, the pair table or the expression mix of ``sample_face`` change;
-    ``tests/test_calibration.py`` fails once the stored constants miss a target by over 0.05."""
-    from .ceilings import fit_halo
-
-    x = calibration_population(n_faces, seed)
-    halo = fit_halo(x, real_correlations)
-    slope, rel = calibrate_slopes(x, seed, halo)
-    data = {"about": "SynthFace rating constants written by facexai.synth.rating.calibrate "
-                     f"({n_faces} faces of sample_face, seed {seed}); do not edit by hand",
-            "halo": {c: round(float(v), 6) for c, v in zip(_NAMES, halo)},
-            "slope": {c: round(float(v), 6) for c, v in zip(_NAMES, slope)},
-            "measured_reliability": {c: round(float(v), 4) for c, v in rel.items()}}
-    if path is not None:
-        Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    return data
-
-
-if __name__ == "__main__":  # python -m facexai.synth.rating [correlations.csv]: recalibrate
-    import sys
-
-    from .ceilings import REAL_CORRELATIONS, read_correlations
-
-    calibrate(read_correlations(sys.argv[1] if len(sys.argv) > 1 else REAL_CORRELATIONS))
