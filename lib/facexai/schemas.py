@@ -7,36 +7,32 @@ from __future__ import annotations
 from .params import Param, register
 from .synth.attributes import ATTRIBUTE_COLUMNS
 
-register(
-    "data_synthetic",
+#: The settings of a SynthFace population (:func:`facexai.synth.dataset.synth_faces`), shared by
+#: the chapter that shows it and its datasheet.
+POPULATION = dict(
     seed=Param("int", "seed of the synthetic dataset (identity, expression, nuisance, raters)", lo=0),
     n_faces=Param("int", "faces generated and rated for the population statistics", lo=40, hi=200_000),
     image_size=Param("int", "rendered image size in pixels", lo=48, hi=256),
     n_raters=Param("int", "simulated raters per attribute (the 10k database has 15)", lo=2, hi=100),
-    reliability_splits=Param("int", "random rater splits averaged in the split-half reliability",
-                             lo=1, hi=1000),
     nuisance_scale=Param("float", "multiplier of every nuisance amplitude (0 = none, 1 = mild)",
                          lo=0.0, hi=4.0),
     proxies=Param("float", "how strongly hair length and stubble follow sex: 1 as in a real "
                   "population, 0 independent of sex", lo=0.0, hi=1.0),
     workers=Param("int", "processes used to render the dataset", lo=1, hi=64),
+)
+
+register(
+    "data_synthetic",
+    **POPULATION,
+    reliability_splits=Param("int", "random rater splits averaged in the split-half reliability",
+                             lo=1, hi=1000),
     truth_faces=Param("int", "faces on which the derived factor masks are compared with the "
                       "hand-written region tables", lo=1, hi=500),
     truth_attributes=Param("str_list", "attributes whose derived ground truth is shown",
                            choices=ATTRIBUTE_COLUMNS),
 )
 
-register(
-    "data_datasheet",
-    seed=Param("int", "seed of the population described (as the data_synthetic chapter's)", lo=0),
-    n_faces=Param("int", "faces described", lo=40, hi=200_000),
-    image_size=Param("int", "rendered image size in pixels", lo=48, hi=256),
-    n_raters=Param("int", "simulated raters per attribute", lo=2, hi=100),
-    nuisance_scale=Param("float", "multiplier of every nuisance amplitude", lo=0.0, hi=4.0),
-    proxies=Param("float", "how strongly hair length and stubble follow sex", lo=0.0, hi=1.0),
-    workers=Param("int", "processes used to render the population if it is not there", lo=1,
-                  hi=64),
-)
+register("data_datasheet", **POPULATION)
 
 register(
     "data_realism",
