@@ -120,3 +120,22 @@ def test_finer_comparison_counts_above_chance_per_layer():
     assert text.startswith("At `features.22` Grad-CAM beats chance on the primary regions for "
                            "2 of 2 attributes (at `features.30`: 1); mean lift +0.200 against "
                            "+0.050")
+
+
+def test_a_trained_expression_classifier_is_read_back_from_the_cache(tmp_path):
+    from facexai import paths
+
+    settings = dict(seed=1, image_size=48, n_train=16, n_test=8, nuisance_scale=0.5, workers=1,
+                    widths=[2, 2, 2], hidden=4, init_scale=1.2, epochs=1, batch_size=8,
+                    learning_rate=0.02)
+    with paths.environment({"FACEXAI_DATA": str(tmp_path)}):
+        first = expression.train_classifier(**settings)
+        again = expression.train_classifier(**settings)
+        fresh = expression.train_classifier(**settings, cache=False)
+    assert not first.from_cache and again.from_cache and not fresh.from_cache
+    for other in (again, fresh):
+        for a, b in zip(first.model.state_dict().values(), other.model.state_dict().values()):
+            assert torch.equal(a, b)
+        np.testing.assert_array_equal(other.pred_test, first.pred_test)
+    assert again.losses == pytest.approx(first.losses)
+    assert "read back from the cache" in again.describe()

@@ -23,12 +23,15 @@ import pandas as pd
 import torch
 from torch import nn
 
+from . import cache as cachelib
+from . import paths
 from .groundtruth import EmotionFaces, emotion_faces
 from .models import khorrami_input, zero_bias_cnn
 from .synth.factors import EMOTIONS
 from .training import fit, predict
 
-__all__ = ["ExpressionClassifier", "SETTINGS", "class_averages", "scored_faces", "settings", "train_classifier"]
+__all__ = ["ExpressionClassifier", "SETTINGS", "class_averages", "scored_faces", "settings",
+           "train_classifier"]
 
 #: The parameters :func:`train_classifier` takes (a notebook's names for them).
 SETTINGS: tuple[str, ...] = ("seed", "image_size", "n_train", "n_test", "nuisance_scale", "workers",
@@ -64,6 +67,7 @@ class ExpressionClassifier:
     render_s: float
     train_s: float
     options: dict[str, Any]
+    from_cache: bool = False
 
     @property
     def acc_train(self) -> float:
@@ -84,7 +88,9 @@ class ExpressionClassifier:
         return (f"{len(self.train)} training and {len(self.test)} test faces of "
                 f"{self.train.images.shape[1]} px rendered in {self.render_s:.1f} s. The "
                 f"zero-bias CNN (filters {list(self.options['widths'])}, dense "
-                f"{self.options['hidden']}) trained for {len(self.losses)} epochs in **{self.train_s:.1f} s**: "
+                f"{self.options['hidden']}) trained for {len(self.losses)} epochs in "
+                f"**{self.train_s:.1f} s**{' (weights read back from the cache)' * self.from_cache}"
+                f": "
                 f"accuracy **{self.acc_train:.1%}** on the training faces and "
                 f"**{self.acc_test:.1%}** on the unseen test faces (chance "
                 f"{1 / len(EMOTIONS):.1%}); final training loss {self.losses[-1]:.3f}.")
@@ -93,9 +99,13 @@ class ExpressionClassifier:
 def train_classifier(*, seed: int, image_size: int, n_train: int, n_test: int,
                      nuisance_scale: float = 1.0, workers: int = 1, widths: Sequence[int],
                      hidden: int, init_scale: float, epochs: int, batch_size: int,
-                     learning_rate: float) -> ExpressionClassifier:
+                     learning_rate: float, cache: bool = True) -> ExpressionClassifier:
     """Render balanced training faces and unseen test faces (one identity per face), train a
-    zero-bias CNN by SGD (momentum 0.9, weight decay 1e-5, paper 2's optimiser) and predict."""
+    zero-bias CNN by SGD (momentum 0.9, weight decay 1e-5, paper 2's optimiser) and predict.
+
+    The trained weights are kept in ``<cache>/models`` under a key of these settings and the code
+    that renders and trains (:mod:`facexai.cache`), so a second chapter on the same network reads
+    them back instead of training again (``cache=False``: always train)."""
     t0 = time.perf_counter()
     train = emotion_faces(n_train, seed, image_size, nuisance_scale=nuisance_scale,
                           workers=workers)
@@ -104,19 +114,34 @@ def train_classifier(*, seed: int, image_size: int, n_train: int, n_test: int,
     x_train, x_test = khorrami_input(train.images), khorrami_input(test.images)
     render_s = time.perf_counter() - t0
 
+    options = dict(widths=list(widths), hidden=hidden, init_scale=init_scale, epochs=epochs,
+                   learning_rate=learning_rate)
+    settings = dict(options, seed=seed, image_size=image_size, n_train=n_train, n_test=n_test,
+                    nuisance_scale=nuisance_scale, batch_size=batch_size)
+    code = cachelib.code_fingerprint("expression.py", "groundtruth.py", "models.py",
+                                     "training.py", "synth/*.py")
+    target = paths.models_cache() / f"expression-{cachelib.key(settings, code=code)}.pt"
     torch.manual_seed(seed)
     model = zero_bias_cnn(len(EMOTIONS), input_size=image_size, widths=widths, hidden=hidden,
                           init_scale=init_scale)
-    t0 = time.perf_counter()
-    history = fit(model, x_train, torch.as_tensor(train.labels), loss="cross_entropy",
-                  optimizer="sgd", lr=learning_rate, momentum=0.9, weight_decay=1e-5,
-                  epochs=epochs, batch_size=batch_size, seed=seed).history
-    train_s = time.perf_counter() - t0
+    found = cache and target.is_file()
+    if found:
+        state = cachelib.load_torch(target)
+        model.load_state_dict(state["model"])
+        losses, train_s = [float(v) for v in state["losses"]], float(state["train_s"])
+    else:
+        t0 = time.perf_counter()
+        history = fit(model, x_train, torch.as_tensor(train.labels), loss="cross_entropy",
+                      optimizer="sgd", lr=learning_rate, momentum=0.9, weight_decay=1e-5,
+                      epochs=epochs, batch_size=batch_size, seed=seed).history
+        losses, train_s = history["train_loss"].tolist(), time.perf_counter() - t0
+        if cache:
+            cachelib.save_torch({"model": model.state_dict(), "losses": losses,
+                                 "train_s": train_s}, target)
     return ExpressionClassifier(
-        model, train, test, x_train, x_test, history["train_loss"].tolist(),
+        model, train, test, x_train, x_test, losses,
         predict(model, x_train).argmax(1).numpy(), predict(model, x_test).argmax(1).numpy(),
-        render_s, train_s, dict(widths=list(widths), hidden=hidden, init_scale=init_scale,
-                                epochs=epochs, learning_rate=learning_rate))
+        render_s, train_s, options, from_cache=found)
 
 
 def scored_faces(labels, predicted, *, n_show: int, n_eval: int,

@@ -26,6 +26,11 @@ register(
     **POPULATION,
     reliability_splits=Param("int", "random rater splits averaged in the split-half reliability",
                              lo=1, hi=1000),
+)
+
+register(
+    "data_truth",
+    **POPULATION,
     truth_faces=Param("int", "faces on which the derived factor masks are compared with the "
                       "hand-written region tables", lo=1, hi=500),
     truth_attributes=Param("str_list", "attributes whose derived ground truth is shown",
@@ -84,8 +89,9 @@ _EXPLAINERS = ("gradient", "gradient_x_input", "smoothgrad", "integrated_gradien
                "lrp_epsilon", "lrp_zplus", "lrp_alpha1beta0", "lrp_alpha2beta1",
                "lrp_epsilon_plus_flat", "lrp_epsilon_gamma_box", "gradcam", "guided_gradcam")
 
-register(
-    "methods",
+#: The expression classifier of the Methods chapter (:func:`facexai.expression.train_classifier`),
+#: shared by its two pages (the second reads the trained weights back from the cache).
+CLASSIFIER = dict(
     seed=Param("int", "seed of the faces, the initialisation, the batches and the embeddings", lo=0),
     image_size=Param("int", "face size in pixels (a multiple of 8, for the zero-bias CNN)",
                      lo=48, hi=256),
@@ -102,6 +108,11 @@ register(
     epochs=Param("int", "training epochs", lo=1, hi=500),
     batch_size=Param("int", "mini-batch size (paper: 64)", lo=1, hi=4096),
     learning_rate=Param("float", "SGD learning rate (momentum 0.9; paper: 0.01)", lo=1e-6, hi=1.0),
+)
+
+register(
+    "methods",
+    **CLASSIFIER,
     methods=Param("str_list", "explainers shown and scored", choices=_EXPLAINERS),
     n_show=Param("int", "faces shown with every explainer", lo=1, hi=12),
     n_eval=Param("int", "expressive test faces scored against their expression masks",
@@ -113,6 +124,11 @@ register(
     randomization_methods=Param("str_list", "explainers put through the randomisation check",
                                 choices=_EXPLAINERS),
     randomization_faces=Param("int", "faces of the randomisation check", lo=1, hi=1000),
+)
+
+register(
+    "methods_filters",
+    **CLASSIFIER,
     filter_layer=Param("choice", "layer whose filters are visualised",
                        choices=("relu1", "relu2", "relu3")),
     filter_channels=Param("int", "channels shown (those most associated with an AU)", lo=1, hi=64),
