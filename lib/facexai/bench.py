@@ -299,7 +299,7 @@ def main(args) -> int:
     fps2 = parallel_throughput()
     print(f"  96 px, render_batch with 2 workers: {fps2:.0f} faces/s")
     results["faces_per_s_2_workers_96px"] = round(fps2, 1)
-    from .synth.counterfactual import pairs_per_second
+    from .synth.generate import pairs_per_second
 
     pairs = max(pairs_per_second() for _ in range(3))
     print(f"  96 px, counterfactual pairs (face + AU12 off, same draws, mask): {pairs:.0f} pairs/s")

@@ -14,6 +14,7 @@ import numpy as np
 from .synth.dataset import nuisance_config
 from .synth.factors import AUS, EMOTIONS, FaceParams
 from .synth.generate import render_batch, sample_face
+from .synth.counterfactual import change_mask
 from .synth.render import render
 
 
@@ -65,9 +66,7 @@ def expression_masks(params, size: int, threshold: float = 0.03, dilation: int =
     out = []
     for p in params:
         quiet = replace(p, nuisance=replace(p.nuisance, noise=0.0))
-        a = render(quiet, size).astype(np.int16)
-        b = render(quiet.neutral(), size).astype(np.int16)
-        mask = (np.abs(a - b) > threshold * 255).any(-1)
+        mask = change_mask(render(quiet, size), render(quiet.neutral(), size), threshold=threshold)
         if dilation > 0 and mask.any():
             mask = binary_dilation(mask, iterations=int(dilation))
         out.append(mask)

@@ -35,8 +35,7 @@ import numpy as np
 from .factors import AUS, FaceParams, Identity
 from .render import Draws, check_size, render_with_landmarks
 
-__all__ = ["FACTORS", "causes", "change_mask", "intervene", "outside_share", "pairs_per_second",
-           "render_pair"]
+__all__ = ["FACTORS", "causes", "change_mask", "intervene", "outside_share", "render_pair"]
 
 #: Identity factors a counterfactual can change (``sex`` is a label, drawn only through
 #: ``masculinity`` and the receding temples; ``asym_pattern`` says where an asymmetry shows).
@@ -124,18 +123,3 @@ def outside_share(original: np.ndarray, changed: np.ndarray, mask: np.ndarray) -
     total = d.sum()
     return float(d[~np.asarray(mask, bool)].sum() / total) if total > 0 else 0.0
 
-
-def pairs_per_second(n: int = 100, size: int = 96, cause: str = "AU12") -> float:
-    """Single-process speed of :func:`render_pair` with :func:`change_mask`: counterfactual pairs
-    per second, on faces ``0..n-1`` of seed 0 (after a short warm-up)."""
-    import time
-
-    from .generate import sample_face
-
-    for i in range(5):
-        render_pair(sample_face(0, n + i), cause, size)
-    start = time.perf_counter()
-    for i in range(n):
-        original, changed, _ = render_pair(sample_face(0, i), cause, size)
-        change_mask(original, changed)
-    return n / (time.perf_counter() - start)
