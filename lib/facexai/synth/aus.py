@@ -105,9 +105,12 @@ PROTOTYPES: dict[int, dict[int, float]] = {
 }
 OPTIONAL: dict[int, dict[int, float]] = {5: {25: 0.7}, 6: {17: 0.6}, 7: {25: 0.8}}
 #: Alternative EMFACS prototypes: one of them (equally likely) joins the core AUs. Anger has a
-#: closed-mouth form, lips pressed and chin raised (EMFACS 4+5+7+17+23), and an open one, upper
-#: lip raised and lips apart (EMFACS 4+5+7+10+23+25,26).
-VARIANTS: dict[int, tuple[dict[int, float], ...]] = {1: ({17: 0.8}, {10: 0.8, 25: 0.8, 26: 0.5})}
+#: closed-mouth form, lips pressed and chin raised (EMFACS 4+5+7+17+23), and the open one, upper
+#: lip raised and lips apart (EMFACS 4+5+7+10+23+25,26), twice as often (with the jaw dropped
+#: less or more).
+VARIANTS: dict[int, tuple[dict[int, float], ...]] = {
+    1: ({17: 0.8}, {10: 0.8, 25: 0.8, 26: 0.5}, {10: 0.8, 25: 0.8, 26: 0.6}),
+}
 #: Emotions whose prototype acts on one side only: the subject's right (EMFACS "R12A+R14A").
 UNILATERAL_RIGHT: frozenset[int] = frozenset({2})
 #: Probability of each emotion when none is asked for (neutral-heavy, like posed databases).
