@@ -130,3 +130,28 @@ def test_vgg16_net_and_fit_options_read_the_model_settings():
                            epochs=config["epochs"], batch_size=config["batch_size"],
                            patience=config["patience"], optimizer="adam", t_max=200)
     assert set(options) <= {f.name for f in fields(training.Options)}
+
+
+def test_fit_seeds_trains_one_cached_model_per_seed(data, tmp_path):
+    def fit(seed):
+        return regressors.fit_or_load(data, {**_config(), "seed": seed}, net, name="test-seeds",
+                                      options=OPTIONS, cache=tmp_path, progress=False,
+                                      device="cpu")
+
+    fits = regressors.fit_seeds(fit, 3, seed=5)
+    assert fits.seeds == [5, 6, 7] and len(fits) == 3 and fits.first is fits[0]
+    assert not fits.from_cache and len({f.cache_file for f in fits}) == 3
+    # different seeds, different weights; each equal to a model trained alone from its seed
+    first, second = (f.model.state_dict() for f in fits.fits[:2])
+    assert any(not torch.equal(first[k], second[k]) for k in first)
+    again = regressors.fit_seeds(fit, 3, seed=5)
+    assert again.from_cache and again.train_seconds == pytest.approx(fits.train_seconds)
+    hist = fits.history
+    assert hist.columns[0] == "seed" and sorted(hist["seed"].unique()) == [5, 6, 7]
+    assert len(hist) == sum(len(f.history) for f in fits)
+    preds = fits.predict(data.images[:4])
+    assert len(preds) == 3 and all(p.shape == (4, 3) for p in preds)
+    assert "3 training seeds (5, 6, 7)" in fits.describe()
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="n_seeds"):
+            regressors.fit_seeds(fit, bad)

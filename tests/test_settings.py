@@ -49,8 +49,9 @@ def test_the_regressor_settings_defaults_are_inside_their_bounds():
     for f in fields(RegressorSettings):
         assert f.metadata["param"].check(f.name, getattr(defaults, f.name)) == getattr(defaults,
                                                                                      f.name)
-    assert set(RegressorSettings.names("data")) | set(RegressorSettings.names("model")) == {
-        f.name for f in fields(RegressorSettings)}
+    assert set(RegressorSettings.names("data")) | set(RegressorSettings.names("model")) | \
+        set(RegressorSettings.names("seeds")) == {f.name for f in fields(RegressorSettings)}
+    assert RegressorSettings.names("seeds") == ("n_seeds",) and RegressorSettings().n_seeds >= 3
     assert RegressorSettings.params()["protocol"].choices == PROTOCOLS
     assert set(STRUCTURE_RULE) == {"knn_k", "n_permutations", "alpha", "min_gain"}
     assert set(GROUP_COMPARISON) == {"group_by", "n_boot", "n_permutations", "min_group", "alpha"}

@@ -7,7 +7,10 @@ paper package registers its claims with :func:`register_claim` (as zennit regist
 :data:`CLAIMS` holds them by id, so that tests, notebooks and parameter cells can name them.
 
 * :func:`evaluate` - one claim against recorded results: a row whose status is one of
-  :data:`STATUSES`; a claim whose results are missing is ``"not tested"`` and names them;
+  :data:`STATUSES`; a claim whose results are missing is ``"not tested"`` and names them; a claim
+  with **measured controls** runs its rule on the same results measured on a positive and a
+  negative control variant of the data (recorded as ``Result.control("positive")``, ...), and its
+  verdict stands only if the rule separates them (else ``"not testable here"``);
 * :func:`claims_table` - every claim of a paper, one row each;
 * :func:`gather` - the recorded results of several notebooks, with the missing notebooks listed;
 * :func:`table` - a recorded table result as a DataFrame;
@@ -28,18 +31,20 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .results import Result
+from .results import CONTROL_STATUS, Result
 
 __all__ = ["CLAIMS", "COLUMNS", "STATUSES", "Claim", "MissingResult", "Verdict", "as_results",
-           "claims_table", "columns",
-           "deviations", "evaluate", "gather", "number", "plain_roles", "register_claim",
-           "registered", "share_status", "table"]
+           "claims_table", "columns", "control_outcomes", "deviations", "evaluate", "gather",
+           "interval_text",
+           "number", "plain_roles", "register_claim", "registered", "separated", "share_status",
+           "table"]
 
 #: Statuses a claim can have, from best to worst supported; "not tested" when results are missing.
-STATUSES: tuple[str, ...] = ("holds", "partly holds", "does not hold", "not tested")
+STATUSES: tuple[str, ...] = ("holds", "partly holds", "does not hold", "inconclusive",
+                              "not testable here", "not tested")
 #: Columns of :func:`evaluate`'s row and of :func:`claims_table`.
-COLUMNS: tuple[str, ...] = ("id", "claim", "the paper", "this study", "rule", "data", "status",
-                            "missing", "by construction")
+COLUMNS: tuple[str, ...] = ("id", "claim", "the paper", "this study", "rule", "controls", "data",
+                            "status", "missing", "by construction")
 
 #: Every registered claim, by id, in the order of registration.
 CLAIMS: dict[str, "Claim"] = {}
@@ -100,8 +105,14 @@ class Claim:
         when a notebook is meant to record every need.
     controls : mapping of str to mapping
         Constructed results and the status the rule must give them (``{"holds": {need: value,
-        ...}, "does not hold": {...}}``): a positive and a negative control, checked by the tests
-        for every registered claim.
+        ...}, "does not hold": {...}}``): a positive and a negative control of the rule, checked by
+        the tests for every registered claim.
+    measured_controls : mapping of str to str
+        The control variants of the *data* that the notebooks measure, ``{"positive": what the
+        variant is, "negative": ...}``: the rule runs again on each need recorded as
+        ``need.control(variant)`` (a need not recorded for the variant keeps its main value), and
+        must give "holds" on the positive and "does not hold" on the negative variant; otherwise
+        the claim is "not testable here". Empty: the claim has no measured controls.
     """
 
     id: str
@@ -116,6 +127,7 @@ class Claim:
     uses: tuple[Result, ...] = ()
     not_measured: str = ""
     controls: Mapping[str, Mapping[Result, Any]] = field(default_factory=dict)
+    measured_controls: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if not re.fullmatch(rf"{re.escape(self.paper)}\.[a-z0-9_]+", self.id or ""):
@@ -143,6 +155,11 @@ class Claim:
                 raise ValueError(f"claim {self.id}: control {status!r} must be keyed by a status "
                                  f"and give every need (lacks {lacking})")
         object.__setattr__(self, "controls", MappingProxyType(dict(self.controls)))
+        measured = dict(self.measured_controls)
+        if measured and set(measured) != set(CONTROL_STATUS):
+            raise ValueError(f"claim {self.id}: measured_controls must describe both variants "
+                             f"{sorted(CONTROL_STATUS)}, got {sorted(measured)}")
+        object.__setattr__(self, "measured_controls", MappingProxyType(measured))
 
     def thresholds(self, **params: float) -> dict[str, float]:
         """The claim's thresholds: its defaults, overridden by ``params`` (an unknown name is an
@@ -162,7 +179,8 @@ def register_claim(id: str, *, paper: str, text: str, needs: Iterable[Result],
                    params: Mapping[str, float] | None = None, rule_text: str = "",
                    by_construction: str = "", reported: str = "", uses: Iterable[Result] = (),
                    not_measured: str = "",
-                   controls: Mapping[str, Mapping[Result, Any]] | None = None
+                   controls: Mapping[str, Mapping[Result, Any]] | None = None,
+                   measured_controls: Mapping[str, str] | None = None
                    ) -> Callable[[Rule], Rule]:
     """Register the decorated rule as the claim ``id`` in :data:`CLAIMS` (the rule is returned
     unchanged). The arguments are :class:`Claim`'s. Registering an id again is an error unless
@@ -172,7 +190,7 @@ def register_claim(id: str, *, paper: str, text: str, needs: Iterable[Result],
         claim = Claim(id=id, paper=paper, text=text, needs=tuple(needs), rule=rule,
                       params=params or {}, rule_text=rule_text, by_construction=by_construction,
                       reported=reported, uses=tuple(uses), not_measured=not_measured,
-                      controls=controls or {})
+                      controls=controls or {}, measured_controls=measured_controls or {})
         old = CLAIMS.get(id)
         if old is not None and (old.rule.__module__, old.rule.__qualname__) != \
                 (rule.__module__, rule.__qualname__):
@@ -196,6 +214,13 @@ def number(x: Any, digits: int = 2) -> str:
     if x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)):
         return "n/a"
     return f"{x:.{digits}f}"
+
+
+def interval_text(values: Mapping[Result, Any], result: Result) -> str:
+    """``" [lo, hi]"``: the interval recorded beside ``result`` as its parts ``lo`` and ``hi``
+    (empty when they are not among ``values``)."""
+    lo, hi = values.get(result.part("lo")), values.get(result.part("hi"))
+    return "" if lo is None or hi is None else f" [{number(lo)}, {number(hi)}]"
 
 
 def registered(paper: str | None = None) -> list[Claim]:
@@ -237,7 +262,7 @@ def _missing_text(missing: list[Result], results: Mapping[str, Mapping[str, Any]
 
 
 def evaluate(claim: Claim, results: Mapping[str, Mapping[str, Any]], *, data: str = "",
-             **params: float) -> dict[str, Any]:
+             measured: bool = True, **params: float) -> dict[str, Any]:
     """Test one claim against recorded results.
 
     Parameters
@@ -249,6 +274,10 @@ def evaluate(claim: Claim, results: Mapping[str, Mapping[str, Any]], *, data: st
         constant's notebook and name, never by a substring.
     data : str
         Which data the results come from (shown in the row).
+    measured : bool
+        Run the rule on the claim's measured controls too (:func:`control_outcomes`) and report
+        "not testable here" when it does not separate them; False tests the rule alone (on
+        constructed results, as the claim's ``controls`` are).
     **params : float
         Thresholds overriding the claim's defaults.
 
@@ -264,8 +293,8 @@ def evaluate(claim: Claim, results: Mapping[str, Mapping[str, Any]], *, data: st
     values, missing = _lookup(claim.needs, results)
     used, _ = _lookup(claim.uses, results)
     row = {"id": claim.id, "claim": claim.text, "the paper": claim.reported, "this study": "",
-           "rule": claim.describe(**thresholds), "data": data, "status": "not tested",
-           "missing": "", "by construction": claim.by_construction}
+           "rule": claim.describe(**thresholds), "controls": "", "data": data,
+           "status": "not tested", "missing": "", "by construction": claim.by_construction}
     missing_names = [r.qualified for r in missing]
     if not missing:
         try:
@@ -276,11 +305,44 @@ def evaluate(claim: Claim, results: Mapping[str, Mapping[str, Any]], *, data: st
             return row
         row.update({"this study": verdict.measured, "status": verdict.status,
                     "the paper": verdict.paper or claim.reported})
+        if claim.measured_controls and measured:
+            outcomes = control_outcomes(claim, results, {**used, **values}, thresholds)
+            row["controls"] = "; ".join(f"{variant} ({claim.measured_controls[variant]}): "
+                                        f"{status}" for variant, status in outcomes.items())
+            if not separated(outcomes):
+                row["status"] = "not testable here"
+                row["this study"] += (f" [the rule would say '{verdict.status}', but it does not "
+                                      "separate its controls]")
         return row
     text = _missing_text(missing, results)
     row["this study"] = f"{claim.not_measured}; {text}" if claim.not_measured else text
     row["missing"] = ", ".join(missing_names)
     return row
+
+
+def control_outcomes(claim: Claim, results: Mapping[str, Mapping[str, Any]],
+                     values: Mapping[Result, Any], thresholds: Mapping[str, float]
+                     ) -> dict[str, str]:
+    """The rule's status on each measured control variant of the data: every need and use
+    recorded as ``r.control(variant)`` replaces its main value (``values``); a rule that cannot
+    run on a variant gives ``"not tested"``."""
+    out = {}
+    for variant in CONTROL_STATUS:
+        wanted = {r: r.control(variant) for r in (*claim.needs, *claim.uses)}
+        found, _ = _lookup(wanted.values(), results)
+        variant_values = dict(values)
+        variant_values.update({r: found[c] for r, c in wanted.items() if c in found})
+        try:
+            out[variant] = claim.rule(variant_values, MappingProxyType(dict(thresholds))).status
+        except (MissingResult, KeyError, ValueError, TypeError):
+            out[variant] = "not tested"
+    return out
+
+
+def separated(outcomes: Mapping[str, str]) -> bool:
+    """Whether a rule separated its controls: "holds" on the positive variant and "does not
+    hold" on the negative one."""
+    return all(outcomes.get(v) == status for v, status in CONTROL_STATUS.items())
 
 
 def claims_table(paper: str, results: Mapping[str, Mapping[str, Any]], *, data: str = "",

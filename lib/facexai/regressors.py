@@ -19,6 +19,8 @@ optimiser ``options``) on ``"train"``, selects on ``"val"``, and keeps a checkpo
 setting, the data fingerprint and the code (:func:`facexai.training.load_or_fit`). It returns a
 :class:`Fitted`: :meth:`Fitted.predict` gives ratings, :meth:`Fitted.explainable` the network,
 output and Grad-CAM layer of one attribute, :func:`networks` each network once.
+:func:`fit_seeds` trains the same regressor from several seeds (:class:`SeedFits`), so that every
+number has an interval over training seeds.
 """
 from __future__ import annotations
 
@@ -36,8 +38,9 @@ from . import paths, training
 from .ratings import ATTRIBUTES, AttributeData, to_tensor
 from .settings import PROTOCOLS
 
-__all__ = ["CODE", "PROTOCOLS", "Fitted", "StackedNets", "build", "check_attributes",
-           "check_data", "fit_options", "fit_or_load", "networks", "train", "vgg16_net"]
+__all__ = ["CODE", "PROTOCOLS", "Fitted", "SeedFits", "StackedNets", "build", "check_attributes",
+           "check_data", "fit_options", "fit_or_load", "fit_seeds", "networks", "train",
+           "vgg16_net"]
 
 #: Library sources every regressor depends on besides :data:`facexai.training.TRAINING_CODE`.
 CODE = ("ratings.py", "regressors.py")
@@ -287,3 +290,73 @@ def fit_or_load(data: AttributeData, config: Mapping[str, Any], net: NetFactory,
     return Fitted(model=ckpt.model, attributes=attributes, history=ckpt.history, config=config,
                   cache_file=ckpt.path, from_cache=ckpt.from_cache, seconds=time.time() - t0,
                   train_seconds=ckpt.train_seconds, cam_layer=cam_layer)
+
+
+@dataclass
+class SeedFits:
+    """The same regressor trained from several seeds (:func:`fit_seeds`): every number a notebook
+    reports is computed per seed and shown with its interval over them
+    (:func:`facexai.stats.seed_interval`).
+
+    Iterating gives the :class:`Fitted` models; :attr:`seeds` their seeds.
+    """
+
+    fits: list[Fitted]
+
+    def __post_init__(self):
+        if not self.fits:
+            raise ValueError("SeedFits needs at least one fitted model")
+
+    def __iter__(self):
+        return iter(self.fits)
+
+    def __len__(self) -> int:
+        return len(self.fits)
+
+    def __getitem__(self, k: int) -> Fitted:
+        return self.fits[k]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(f.config["seed"]) for f in self.fits]
+
+    @property
+    def first(self) -> Fitted:
+        """The model of the first seed (for figures that show one model)."""
+        return self.fits[0]
+
+    @property
+    def from_cache(self) -> bool:
+        return all(f.from_cache for f in self.fits)
+
+    @property
+    def train_seconds(self) -> float:
+        return float(sum(f.train_seconds for f in self.fits))
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """Every seed's training history, with a ``seed`` column first."""
+        return pd.concat([f.history.assign(seed=s) for s, f in zip(self.seeds, self.fits)],
+                         ignore_index=True)[["seed", *self.fits[0].history.columns]]
+
+    def predict(self, images: np.ndarray) -> list[pd.DataFrame]:
+        """Each seed's predictions (:meth:`Fitted.predict`)."""
+        return [f.predict(images) for f in self.fits]
+
+    def describe(self) -> str:
+        """How the models were obtained, in words: seeds, loaded or trained, best epochs."""
+        best = [int(f.history.loc[f.history["best"], "epoch"].max()) for f in self.fits
+                if "best" in f.history]
+        last = [int(f.history["epoch"].max()) for f in self.fits]
+        return (f"{len(self)} training seeds ({', '.join(map(str, self.seeds))}), "
+                f"{'loaded from the cache' if self.from_cache else 'trained'}"
+                f" (training {self.train_seconds:.0f} s in all); best epochs "
+                f"{', '.join(map(str, best))} of {', '.join(map(str, last))} run")
+
+
+def fit_seeds(fit: Callable[..., Fitted], n_seeds: int, seed: int = 0) -> SeedFits:
+    """``fit(seed=seed + k)`` for k < ``n_seeds``: one model per training seed (each cached on
+    its own by the caller's ``fit``, e.g. a paper's ``fit_or_load`` with its data bound)."""
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
+    return SeedFits([fit(seed=int(seed) + k) for k in range(int(n_seeds))])

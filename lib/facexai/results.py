@@ -45,6 +45,24 @@ class Result(str):
         """The result ``<name>_<suffix>`` of the same notebook (one per group, ground truth, ...)."""
         return Result(self.notebook, f"{self}_{suffix}", self.doc)
 
+    def control(self, variant: str) -> "Result":
+        """The same result measured on a control variant of the data (``"positive"``: a variant
+        where the claim is known to hold; ``"negative"``: where it is known not to), recorded as
+        ``<name>@<variant>``; see :func:`facexai.claims.evaluate`.
+
+        >>> Result("paper3_bias", "n_gaps").control("positive")
+        'n_gaps@positive'
+        """
+        if variant not in CONTROL_VARIANTS:
+            raise ValueError(f"control variant must be one of {CONTROL_VARIANTS}, got {variant!r}")
+        return Result(self.notebook, f"{self}@{variant}", self.doc)
+
+
+#: The control variants a result can be recorded for, and the status a claim's rule must give
+#: each (:meth:`Result.control`).
+CONTROL_VARIANTS: tuple[str, ...] = ("positive", "negative")
+CONTROL_STATUS: dict[str, str] = {"positive": "holds", "negative": "does not hold"}
+
 
 def declared(module) -> dict[str, Result]:
     """Every :class:`Result` constant of a module, by attribute name."""

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from .params import Param, Settings, setting
 
-__all__ = ["GROUP_COMPARISON", "PROTOCOLS", "STRUCTURE_RULE", "RegressorSettings"]
+__all__ = ["BIAS_CONTROLS", "CLUSTER_TEST", "GROUP_COMPARISON", "PROTOCOLS", "STRUCTURE_RULE",
+           "RegressorSettings"]
 
 #: The training protocols of :mod:`facexai.regressors`.
 PROTOCOLS = ("multi", "per_attribute")
@@ -34,8 +35,11 @@ class RegressorSettings(Settings):
     regression, with the published book's defaults; validated on creation."""
 
     seed: int = setting(0, Param(
-        "int", "seed of the synthetic twin, the initialisation, batches and augmentation", lo=0),
-        "data", "model")
+        "int", "seed of the synthetic twin, the initialisation, batches and augmentation (the "
+        "first training seed)", lo=0), "data", "model")
+    n_seeds: int = setting(3, Param(
+        "int", "training seeds (seed, seed + 1, ...): every model number is reported with its "
+        "interval over them", lo=1, hi=20), "seeds")
     data_dir: str | None = setting(None, Param(
         "path", "folder of the real 10k US Adult Faces database (or a data folder holding it; "
         "relative paths: under $FACEXAI_DATA); None writes and loads its synthetic twin",
@@ -69,7 +73,7 @@ class RegressorSettings(Settings):
     dropout: float = setting(0.0, Param(
         "float", "dropout of VGG16's two hidden dense layers (torchvision: 0.5)", lo=0.0, hi=0.95),
         "model")
-    epochs: int = setting(16, Param("int", "maximum training epochs",
+    epochs: int = setting(60, Param("int", "maximum training epochs",
                                     lo=1, hi=1000), "model")
     batch_size: int = setting(32, Param("int", "training batch size",
                                         lo=2, hi=4096), "model")
@@ -77,7 +81,7 @@ class RegressorSettings(Settings):
                                       lo=1e-7, hi=1.0), "model")
     weight_decay: float = setting(0.0005, Param("float", "weight decay",
                                                 lo=0.0, hi=1.0), "model")
-    patience: int = setting(10, Param(
+    patience: int = setting(15, Param(
         "int", "early stopping: epochs without a better validation r",
         lo=1, hi=1000), "model")
     augment: bool = setting(True, Param(
@@ -94,6 +98,21 @@ STRUCTURE_RULE = dict(
     alpha=Param("float", "significance level of the structure test", lo=1e-6, hi=0.5),
     min_gain=Param("float", "balanced accuracy above the permutation mean needed for 'structure'",
                    lo=0.0, hi=0.5),
+)
+#: The cluster test of antonym pairs (:mod:`facexai.clusters`), as parameters.
+CLUSTER_TEST = dict(
+    n_null=Param("int", "Gaussian clouds of the cluster test's null", lo=10, hi=100_000),
+    min_class=Param("int", "smallest class of a testable pair", lo=1, hi=1000),
+    separation=Param("float", "positive control: SDs between its two clusters", lo=0.5, hi=20.0),
+)
+#: The power requirement and the positive control of the group-gap tests
+#: (:mod:`facexai.group_tests`), as parameters.
+BIAS_CONTROLS = dict(
+    max_detectable=Param("float", "'no gap' only where a test detects this r gap (80 % power)",
+                         lo=0.01, hi=2.0),
+    bias_shift=Param("float", "positive control: SDs added to one group's ratings", lo=0.0,
+                     hi=10.0),
+    n_biased=Param("int", "positive control: attributes shifted", lo=1, hi=40),
 )
 #: Accuracy by demographic group (:func:`facexai.groups.compare_groups`), as parameters.
 GROUP_COMPARISON = dict(

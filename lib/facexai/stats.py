@@ -4,8 +4,11 @@ Every paper uses these: Pearson r per column (:func:`pearson_columns`, :func:`pe
 Spearman's rank correlation (:func:`spearman`), split-half reliability and the noise ceiling of a
 rating panel (:func:`split_half_reliability`, :func:`noise_ceiling`), bootstrap intervals
 (:func:`bootstrap_indices`, :func:`bootstrap_mean_ci`, :func:`percentile_interval`),
-Benjamini–Hochberg q-values (:func:`benjamini_hochberg`) and permutation p-values
-(:func:`permutation_p`). Each is tested against an independent reference (scipy, statsmodels'
+Benjamini–Hochberg q-values (:func:`benjamini_hochberg`), permutation p-values
+(:func:`permutation_p`), intervals over training seeds (:func:`seed_interval`, and over seeds and
+faces at once, :func:`hierarchical_interval`), paired tests over attributes or antonym pairs
+(:func:`paired_test`, :func:`pair_means`) and effective dimensionality
+(:func:`participation_ratio`). Each is tested against an independent reference (scipy, statsmodels'
 formula written out, or a hand-computed case) in ``tests/test_stats.py``.
 """
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["benjamini_hochberg", "bootstrap_indices", "bootstrap_mean_ci", "noise_ceiling",
-           "pearson_along", "pearson_columns", "percentile_interval", "permutation_p",
+__all__ = ["benjamini_hochberg", "bootstrap_indices", "bootstrap_mean_ci", "hierarchical_interval",
+           "noise_ceiling", "paired_test", "pair_means", "participation_ratio", "pearson_along",
+           "pearson_columns", "percentile_interval", "permutation_p", "seed_interval",
            "spearman", "split_half_reliability"]
 
 
@@ -197,3 +201,100 @@ def permutation_p(observed, null, *, tol: float = 1e-12) -> np.ndarray | float:
     obs = np.asarray(observed, float)
     p = (1 + (null >= obs - tol).sum(0)) / (1 + null.shape[0])
     return float(p) if np.ndim(p) == 0 else p
+
+
+# -- intervals over training seeds, paired comparisons, dimensionality --------------------------
+
+def seed_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t interval of a statistic measured once per training seed (axis 0).
+
+    With the three seeds of the default build the interval is wide (t = 4.30 for 95 %): it is the
+    honest width of what three trainings can tell. One finite value gives a NaN interval.
+    Returns ``(mean, lo, hi)`` (arrays when ``values`` has more than one dimension).
+    """
+    from scipy.stats import t as student
+
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    v = np.asarray(values, float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        n = np.isfinite(v).sum(0)
+        mean = np.nanmean(v, 0)
+        sd = np.nanstd(v, 0, ddof=1) if v.shape[0] > 1 else np.full_like(mean, np.nan)
+        half = student.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * sd / np.sqrt(n)
+    half = np.where(n > 1, half, np.nan)
+    if np.ndim(mean) == 0:
+        return float(mean), float(mean - half), float(mean + half)
+    return mean, mean - half, mean + half
+
+
+def hierarchical_interval(values, n_boot: int = 1000, level: float = 0.95,
+                          rng: np.random.Generator | int | None = 0) -> tuple[float, float, float]:
+    """Mean and two-level percentile bootstrap interval of ``values`` (seeds x faces): each
+    resample draws seeds with replacement, then faces with replacement within the resample, so the
+    interval covers both the training seed and the choice of faces (NaN ignored).
+
+    Returns ``(mean, lo, hi)``; with one seed it is the bootstrap over faces.
+    """
+    v = np.asarray(values, float)
+    if v.ndim == 1:
+        v = v[None]
+    if v.ndim != 2 or v.shape[1] < 2:
+        raise ValueError(f"values must be (seeds, faces) with >= 2 faces, got shape {v.shape}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    s, n = v.shape
+    seeds = rng.integers(0, s, size=(n_boot, s)) if s > 1 else np.zeros((n_boot, 1), int)
+    faces = rng.integers(0, n, size=(n_boot, n))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.array([np.nanmean(v[seeds[b]][:, faces[b]]) for b in range(n_boot)])
+        lo, hi = percentile_interval(means, level)
+        return float(np.nanmean(v)), float(lo), float(hi)
+
+
+def paired_test(a, b) -> dict[str, float]:
+    """Paired comparison of ``a`` and ``b`` (one value per attribute, antonym pair, ...): the mean
+    difference ``a - b``, the number of units where ``a`` wins, the paired t-test and the Wilcoxon
+    signed-rank test (two-sided p; pairs with a missing value dropped)."""
+    from scipy.stats import ttest_rel, wilcoxon
+
+    x, y = np.asarray(a, float), np.asarray(b, float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"a and b must be 1-D of the same length, got {x.shape} and {y.shape}")
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    d = x - y
+    out = {"n": int(len(d)), "mean_difference": float(d.mean()) if len(d) else float("nan"),
+           "wins": int((d > 0).sum()), "t": float("nan"), "p_t": float("nan"),
+           "p_wilcoxon": float("nan")}
+    if len(d) >= 2 and np.ptp(d) > 0:
+        t = ttest_rel(x, y)
+        out.update(t=float(t.statistic), p_t=float(t.pvalue))
+    if len(d) >= 2 and np.any(d != 0):
+        out["p_wilcoxon"] = float(wilcoxon(x, y).pvalue)
+    return out
+
+
+def pair_means(values, pairs: Sequence[tuple[str, str]]) -> pd.Series:
+    """One value per bipolar pair: the mean of an attribute's value and its antonym's
+    (``values`` indexed by attribute). The 40 attributes of the 10k database are 20 such pairs,
+    about 20 independent values, so tests over attributes should be repeated over pairs."""
+    s = pd.Series(values, dtype=float)
+    missing = [a for p in pairs for a in p if a not in s.index]
+    if missing:
+        raise ValueError(f"no value for {missing[0]!r} (pairs need both poles)")
+    return pd.Series({f"{a}/{b}": (s[a] + s[b]) / 2 for a, b in pairs}, dtype=float)
+
+
+def participation_ratio(features) -> float:
+    """Effective dimensionality of ``features`` (rows: samples): ``(Σλ)² / Σλ²`` over the
+    eigenvalues of their covariance; 1 for one direction, the number of columns for isotropic
+    features."""
+    x = np.asarray(features, float)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"features must be (samples >= 2, columns), got shape {x.shape}")
+    lam = np.clip(np.linalg.eigvalsh(np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1])),
+                  0, None)
+    total = lam.sum()
+    return float(total ** 2 / (lam ** 2).sum()) if total > 0 else float("nan")

@@ -1,0 +1,82 @@
+"""facexai.stats' paired tests, antonym-pair means and intervals over training seeds, against
+scipy and hand-computed cases."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from facexai import stats
+
+
+def test_paired_test_matches_scipy_and_drops_missing_pairs():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.5, 0.1, 25), rng.normal(0.45, 0.1, 25)
+    a[3] = np.nan
+    out = stats.paired_test(a, b)
+    ok = np.isfinite(a)
+    assert out["n"] == 24
+    assert out["mean_difference"] == pytest.approx(np.mean(a[ok] - b[ok]))
+    assert out["wins"] == int((a[ok] > b[ok]).sum())
+    t = sps.ttest_rel(a[ok], b[ok])
+    assert out["t"] == pytest.approx(t.statistic) and out["p_t"] == pytest.approx(t.pvalue)
+    assert out["p_wilcoxon"] == pytest.approx(sps.wilcoxon(a[ok], b[ok]).pvalue)
+
+
+def test_paired_test_of_identical_columns_has_no_p_and_bad_shapes_are_named():
+    x = np.arange(5.0)
+    out = stats.paired_test(x, x)
+    assert out["mean_difference"] == 0 and out["wins"] == 0
+    assert np.isnan(out["p_t"]) and np.isnan(out["p_wilcoxon"])
+    with pytest.raises(ValueError, match="a and b"):
+        stats.paired_test(x, x[:3])
+
+
+def test_pair_means_average_each_pole_with_its_antonym():
+    values = pd.Series({"happy": 0.8, "unhappy": 0.6, "calm": 0.2, "excitable": 0.4})
+    out = stats.pair_means(values, [("happy", "unhappy"), ("calm", "excitable")])
+    assert out.to_dict() == pytest.approx({"happy/unhappy": 0.7, "calm/excitable": 0.3})
+    with pytest.raises(ValueError, match="'kind'"):
+        stats.pair_means(values, [("kind", "mean")])
+
+
+def test_seed_interval_is_the_student_t_interval_of_the_seeds():
+    v = np.array([0.41, 0.45, 0.38])
+    mean, lo, hi = stats.seed_interval(v)
+    ref = sps.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=sps.sem(v))
+    assert mean == pytest.approx(v.mean())
+    assert (lo, hi) == pytest.approx(ref)
+    # per column (seeds x attributes), and one seed gives no interval
+    m, lo2, hi2 = stats.seed_interval(np.column_stack([v, 2 * v]))
+    assert hi2[1] - lo2[1] == pytest.approx(2 * (hi - lo))
+    assert np.isnan(stats.seed_interval([0.4])[1])
+    with pytest.raises(ValueError, match="level"):
+        stats.seed_interval(v, level=1.5)
+
+
+def test_hierarchical_interval_covers_seed_and_face_variation():
+    rng = np.random.default_rng(1)
+    faces = rng.normal(0.3, 1.0, size=(1, 400))
+    mean, lo, hi = stats.hierarchical_interval(faces, n_boot=2000, rng=0)
+    # one seed: the percentile bootstrap of the mean over faces (SE 1/sqrt(400) = 0.05)
+    assert mean == pytest.approx(faces.mean())
+    assert hi - lo == pytest.approx(2 * 1.96 * faces.std() / 20, rel=0.15)
+    # seeds whose means differ widen the interval beyond the faces' share
+    shifted = faces + np.array([[-0.3], [0.0], [0.3]])
+    _, lo3, hi3 = stats.hierarchical_interval(shifted, n_boot=2000, rng=0)
+    assert hi3 - lo3 > 2 * (hi - lo)
+    with pytest.raises(ValueError, match="seeds, faces"):
+        stats.hierarchical_interval(np.zeros((2, 1)))
+
+
+def test_participation_ratio_counts_the_dimensions_used():
+    rng = np.random.default_rng(2)
+    assert stats.participation_ratio(rng.normal(size=(20000, 5))) == pytest.approx(5, rel=0.02)
+    line = np.outer(rng.normal(size=500), [1.0, -2.0, 0.5])
+    assert stats.participation_ratio(line) == pytest.approx(1.0)
+    # two equal directions and one weak one: (2 + e)^2 / (2 + e^2) with e the weak variance
+    x = rng.normal(size=(50000, 3)) * np.array([1.0, 1.0, 0.1])
+    assert stats.participation_ratio(x) == pytest.approx(2.01 ** 2 / 2.0001, rel=0.02)
+    with pytest.raises(ValueError, match="features"):
+        stats.participation_ratio(np.zeros(5))
