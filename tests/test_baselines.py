@@ -129,3 +129,32 @@ def test_run_baselines_fits_each_feature_function_with_its_model(monkeypatch):
                          data.ratings, data.split, model="svr", grid=[1.0])
     np.testing.assert_array_equal(res["hist"].test_r, ref.test_r)
     assert res["hist"].seconds >= res["hist"].notes["fit_seconds"]
+
+
+def test_annotator_landmarks_with_sd_0_are_the_exact_ones():
+    lm = np.random.default_rng(1).uniform(0, 64, (4, 68, 2))
+    lm[2] = np.nan
+    np.testing.assert_array_equal(b.annotator_landmarks(lm, 0.0, seed=5), lm)
+    data = _Data(n=4)
+    np.testing.assert_array_equal(b.landmark_features(data, noise=0.0),
+                                  b.landmark_geometry(data.landmarks))
+
+
+def test_annotator_landmarks_jitter_in_units_of_the_inter_ocular_distance():
+    n = 400
+    lm = np.zeros((n, 68, 2))
+    lm[:, 45, 0] = np.repeat([10.0, 40.0], n // 2)  # outer eye corners 10 and 40 px apart
+    noisy = b.annotator_landmarks(lm, 0.05, seed=0)
+    moved = noisy - lm
+    # per-coordinate SD = 0.05 x IOD: 0.5 px and 2 px (68 x 2 x 200 draws each)
+    assert moved[: n // 2].std() == pytest.approx(0.5, rel=0.02)
+    assert moved[n // 2:].std() == pytest.approx(2.0, rel=0.02)
+    # the mean point-to-point error is sd * sqrt(pi / 2) inter-ocular distances
+    err = np.linalg.norm(moved[: n // 2], axis=-1).mean() / 10
+    assert err == pytest.approx(0.05 * np.sqrt(np.pi / 2), rel=0.02)
+    np.testing.assert_array_equal(noisy, b.annotator_landmarks(lm, 0.05, seed=0))  # seeded
+    assert not np.array_equal(noisy, b.annotator_landmarks(lm, 0.05, seed=1))
+    with pytest.raises(ValueError, match="sd"):
+        b.annotator_landmarks(lm, -0.1)
+    with pytest.raises(ValueError, match="landmarks"):
+        b.annotator_landmarks(lm[:, :10], 0.05)

@@ -82,15 +82,7 @@ def test_scatter_panels_give_the_spearman_rho_in_the_title():
     assert fig.axes[1].get_title() == f"Spearman ρ = {rho:.2f}"
 
 
-def test_faithfulness_and_region_profile_figures():
-    rows = [dict(attribute=a, method=m, sign=s, ground_truth=t, mass_accuracy=0.4, chance=0.2,
-                 lift=0.2, lift_lo=0.1, lift_hi=0.3)
-            for t in ("driving", "primary") for a in ATTRS[:3] for m in ("gradcam",)
-            for s in (1, -1)]
-    fig = charts.faithfulness_figure(pd.DataFrame(rows))
-    assert len(fig.axes) == 2 and fig.axes[0].get_ylabel().endswith("(driving regions)")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert sorted(labels) == ["chance (area share)", "gradcam, high", "gradcam, low"]
+def test_region_profile_figure():
     per_area = pd.DataFrame(1.0, index=ATTRS[:2], columns=["mouth", "eyes", "hair"])
     fig = charts.region_profile_figure(per_area, ATTRS[:2])
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["mouth", "eyes", "hair"]

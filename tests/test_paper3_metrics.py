@@ -25,14 +25,30 @@ def test_comparison_table_columns_and_alignment():
     ceiling = pd.Series(0.9, index=paper3.ATTRIBUTES)
     t = metrics.comparison_table(vgg, {"hog_svr": vgg * 0.5}, ceiling)
     assert list(t.columns) == ["attribute", "paper_human", "paper_geometric", "paper_vgg16",
-                               "paper_vgg16_aug", "paper_vit", "vgg16", "hist_svr", "lbp_svr",
-                               "hog_svr", "landmarks", "noise_ceiling"]
+                               "paper_vgg16_aug", "paper_vit", "vgg16", "vgg16_lo", "vgg16_hi",
+                               "hist_svr", "lbp_svr", "hog_svr", "landmarks", "landmarks_exact",
+                               "oracle", "noise_ceiling", "reliability"]
     assert t["attribute"].tolist() == paper3.ATTRIBUTES
     row = t.set_index("attribute").loc["happy"]
     assert row["vgg16"] == vgg["happy"] and row["hog_svr"] == 0.5 * vgg["happy"]
-    assert row["paper_vgg16"] == 0.84 and np.isnan(row["lbp_svr"])
+    assert row["paper_vgg16"] == 0.84 and np.isnan(row["lbp_svr"]) and np.isnan(row["vgg16_lo"])
+    assert row["reliability"] == pytest.approx(0.81) and np.isnan(row["oracle"])
     with pytest.raises(ValueError, match="unknown baseline"):
         metrics.comparison_table(vgg, {"sift": vgg})
+
+
+def test_comparison_table_of_seeds_has_the_mean_and_the_t_interval():
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(0)
+    seeds = pd.DataFrame(rng.uniform(0.2, 0.6, (3, 40)), columns=paper3.ATTRIBUTES)
+    oracle = pd.Series(0.7, index=paper3.ATTRIBUTES)
+    t = metrics.comparison_table(seeds, oracle=oracle).set_index("attribute")
+    v = seeds["happy"].to_numpy()
+    lo, hi = sps.t.interval(0.95, 2, loc=v.mean(), scale=sps.sem(v))
+    assert t.loc["happy", "vgg16"] == pytest.approx(v.mean())
+    assert (t.loc["happy", "vgg16_lo"], t.loc["happy", "vgg16_hi"]) == pytest.approx((lo, hi))
+    assert (t["oracle"] == 0.7).all() and t["noise_ceiling"].isna().all()
 
 
 def test_paper3_split_labels_have_the_paper_sizes_and_are_stable():

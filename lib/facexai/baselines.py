@@ -24,9 +24,9 @@ import pandas as pd
 from .ratings import ATTRIBUTES, AttributeData
 from .stats import pearson_along
 
-__all__ = ["MODELS", "Baseline", "BaselineResult", "color_histogram", "fit_baseline", "hog",
-           "image_features", "landmark_features", "landmark_geometry", "lbp", "lbp_histogram",
-           "run_baselines"]
+__all__ = ["MODELS", "Baseline", "BaselineResult", "annotator_landmarks", "color_histogram",
+           "fit_baseline", "hog", "image_features", "landmark_features", "landmark_geometry", "lbp",
+           "lbp_histogram", "run_baselines"]
 
 #: The regressions a baseline may fit on its features.
 MODELS = ("svr", "ridge")
@@ -154,6 +154,35 @@ def landmark_geometry(landmarks: np.ndarray) -> np.ndarray:
         return d / iod[:, None]
 
 
+def annotator_landmarks(landmarks: np.ndarray, sd: float, seed: int = 0) -> np.ndarray:
+    """Landmarks as noisy as a human annotator's: each coordinate of each landmark moved by
+    independent Gaussian noise of SD ``sd`` times the face's inter-ocular distance (outer eye
+    corners, the 300-W normalisation).
+
+    Parameters
+    ----------
+    landmarks : ndarray (N, 68, 2)
+        Exact landmarks (NaN rows stay NaN).
+    sd : float
+        Per-coordinate SD in units of the inter-ocular distance (>= 0; 0 returns the landmarks
+        unchanged). The mean point-to-point error is then ``sd * sqrt(pi / 2)`` (about 1.25 sd).
+    seed : int
+        Seed of the noise.
+
+    Returns
+    -------
+    ndarray (N, 68, 2)
+    """
+    lm = np.asarray(landmarks, float)
+    if lm.ndim != 3 or lm.shape[2] != 2 or lm.shape[1] <= max(_EYE_CORNERS):
+        raise ValueError(f"landmarks must have shape (N, 68, 2), got {lm.shape}")
+    if not (np.isfinite(sd) and sd >= 0):
+        raise ValueError(f"sd must be a finite number >= 0, got {sd}")
+    iod = np.linalg.norm(lm[:, _EYE_CORNERS[0]] - lm[:, _EYE_CORNERS[1]], axis=-1)
+    noise = np.random.default_rng(seed).normal(size=lm.shape)
+    return lm + sd * iod[:, None, None] * noise
+
+
 
 # --------------------------------------------------------------------------------------------
 # Fitting
@@ -244,9 +273,11 @@ def image_features(extract: Callable[..., np.ndarray], **options
     return features
 
 
-def landmark_features(data: AttributeData) -> np.ndarray:
-    """:func:`landmark_geometry` of the data's landmarks."""
-    return landmark_geometry(data.landmarks)
+def landmark_features(data: AttributeData, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """:func:`landmark_geometry` of the data's landmarks, made as noisy as an annotator's by
+    :func:`annotator_landmarks` when ``noise`` (SD in inter-ocular distances) is above 0."""
+    lm = data.landmarks if noise == 0 else annotator_landmarks(data.landmarks, noise, seed)
+    return landmark_geometry(lm)
 
 
 @dataclass(frozen=True)

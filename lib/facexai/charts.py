@@ -8,8 +8,9 @@ and heatmaps are :mod:`facexai.plotting`'s.)
   :func:`reference_figure` - this study's r against a reference r, per attribute;
   :func:`scatter_panels` - columns against columns, with their Spearman rho;
 * :func:`group_figure` - :attr:`facexai.groups.GroupComparison.metrics`;
-* :func:`faithfulness_figure`, :func:`region_profile_figure` - :class:`facexai.scoring.RegionScores`
-  summaries and relevance per area;
+* :func:`region_profile_figure` - relevance per area of each face region;
+  :func:`lift_figure` - mass against the face-uniform map
+  (:func:`facexai.truthscores.corrected_summary`);
 * :func:`embedding_grid` - :class:`facexai.manifold.LabelledEmbeddings`.
 """
 from __future__ import annotations
@@ -19,26 +20,35 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["embedding_grid", "faithfulness_figure", "group_figure", "r_per_attribute_figure",
-           "reference_figure", "region_profile_figure", "scatter_panels", "training_figure"]
+__all__ = ["ceiling_figure", "embedding_grid", "group_figure",
+           "lift_figure", "r_per_attribute_figure", "reference_figure", "region_profile_figure",
+           "scatter_panels", "training_figure"]
 
 
 def training_figure(history: pd.DataFrame):
-    """Training curve: the mean training loss (left) and mean validation r (right) per epoch, with
-    the epoch whose weights were kept circled (``history``:
-    :attr:`facexai.regressors.Fitted.history`; for the per-attribute protocol, the means over
+    """Training curve: the mean training loss (left) and mean validation r (right) per epoch, one
+    line per training seed when ``history`` has a ``seed`` column, the epoch whose weights were
+    kept circled on each (``history``: :attr:`facexai.regressors.Fitted.history` or
+    :attr:`facexai.regressors.SeedFits.history`; for the per-attribute protocol, the means over
     attributes and no circle)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    group = history.groupby("epoch")[["train_loss", "val_r"]].mean().reset_index()
-    axes[0].plot(group["epoch"], group["train_loss"], marker="o", ms=3)
+    runs = list(history.groupby("seed")) if "seed" in history else [(None, history)]
+    for k, (seed, h) in enumerate(runs):
+        label = None if seed is None else f"seed {seed}"
+        group = h.groupby("epoch")[["train_loss", "val_r"]].mean().reset_index()
+        axes[0].plot(group["epoch"], group["train_loss"], marker="o", ms=3, label=label,
+                     color=f"C{k}" if seed is not None else "C0")
+        axes[1].plot(group["epoch"], group["val_r"], marker="o", ms=3, label=label,
+                     color=f"C{k}" if seed is not None else "C1")
+        if "attribute" not in h:
+            best = h[h["best"]]
+            axes[1].plot(best["epoch"], best["val_r"], "o", ms=9, mfc="none", color="k")
     axes[0].set(xlabel="epoch", ylabel="training loss")
-    axes[1].plot(group["epoch"], group["val_r"], marker="o", ms=3, color="C1")
-    if "attribute" not in history:
-        best = history[history["best"]]
-        axes[1].plot(best["epoch"], best["val_r"], "o", ms=9, mfc="none", color="k")
     axes[1].set(xlabel="epoch", ylabel="mean validation r")
+    if len(runs) > 1:
+        axes[0].legend(fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
@@ -178,42 +188,47 @@ def group_figure(metrics: pd.DataFrame, attributes, value: str = "r"):
 
 
 
-def faithfulness_figure(summary: pd.DataFrame, value: str = "mass_accuracy"):
-    """Bars of ``value`` per attribute (x) and method/sign (colours), one panel per ground truth,
-    with each attribute's chance level as a black tick and the bootstrap interval of the lift
-    over chance as an error bar (``summary``: :meth:`facexai.scoring.RegionScores.summary`)."""
+def lift_figure(summary: pd.DataFrame, maps=None, signs=("high", "-")):
+    """Mass on the ground truth per attribute (x) and map (colours), one panel per ground truth,
+    with the face-uniform map's mass as a black tick and the corrected interval of the lift over it
+    as an error bar (``summary``: :func:`facexai.truthscores.corrected_summary` with columns
+    ``ground_truth``, ``map``, ``sign``, ``attribute``, ``mass``, ``face_chance``, ``lift_lo``,
+    ``lift_hi``). ``maps``: the maps drawn (default all) of ``signs``."""
     import matplotlib.pyplot as plt
 
-    from .heatmaps import SIGNS
     from .plotting import style
 
     style()
-    truths = list(dict.fromkeys(summary["ground_truth"]))
+    part = summary[summary["sign"].isin(signs)]
+    if maps is not None:
+        part = part[part["map"].isin(maps)]
+    if part.empty:
+        raise ValueError("summary: no rows of the maps and signs asked for")
+    truths = list(dict.fromkeys(part["ground_truth"]))
     fig, axes = plt.subplots(len(truths), 1, figsize=(9, 2.6 * len(truths)), squeeze=False,
                              sharey=True)
     for ax, truth in zip(axes[:, 0], truths):
-        part = summary[summary["ground_truth"] == truth]
-        attributes = list(dict.fromkeys(part["attribute"]))
-        variants = list(dict.fromkeys(zip(part["method"], part["sign"])))
+        t = part[part["ground_truth"] == truth]
+        attributes = list(dict.fromkeys(t["attribute"]))
+        variants = list(dict.fromkeys(zip(t["map"], t["sign"])))
         width = 0.8 / len(variants)
-        for j, (method, sign) in enumerate(variants):
-            rows = part[(part["method"] == method) & (part["sign"] == sign)].set_index("attribute")
+        for j, (name, sign) in enumerate(variants):
+            rows = t[(t["map"] == name) & (t["sign"] == sign)].set_index("attribute")
             rows = rows.reindex(attributes)
             xs = np.arange(len(attributes)) - 0.4 + width * (j + 0.5)
-            err = None
-            if value == "mass_accuracy":
-                err = np.vstack([rows["lift"] - rows["lift_lo"], rows["lift_hi"] - rows["lift"]])
-            ax.bar(xs, rows[value], width, yerr=err, capsize=1.5, error_kw={"lw": 0.7},
-                   label=f"{method.replace('_', ' ')}, {SIGNS[int(sign)]}",
+            lo, hi = rows["face_chance"] + rows["lift_lo"], rows["face_chance"] + rows["lift_hi"]
+            err = np.clip(np.vstack([rows["mass"] - lo, hi - rows["mass"]]), 0, None)
+            ax.bar(xs, rows["mass"], width, yerr=err, capsize=1.5, error_kw={"lw": 0.7},
+                   label=name if sign == "-" else f"{name}, {sign}",
                    color=plt.get_cmap("tab20")(j))
-        chance = part.groupby("attribute", sort=False)["chance"].mean().reindex(attributes)
+        chance = t.groupby("attribute", sort=False)["face_chance"].mean().reindex(attributes)
         ax.scatter(np.arange(len(attributes)), chance, marker="_", s=500, color="black",
-                   zorder=5, label="chance (area share)")
+                   zorder=5, label="face-uniform map")
         ax.set_xticks(np.arange(len(attributes)), attributes, fontsize=7.5)
-        ax.set_ylabel(f"{value.replace('_', ' ')}\n({truth} regions)", fontsize=8)
+        ax.set_ylabel(f"mass on the truth\n({truth})", fontsize=8)
         ax.set_ylim(0, 1)
-    axes[0, 0].legend(fontsize=6.5, ncol=3, frameon=False, loc="upper left",
-                      bbox_to_anchor=(0, 1.3))
+    axes[0, 0].legend(fontsize=6.5, ncol=4, frameon=False, loc="upper left",
+                      bbox_to_anchor=(0, 1.35))
     fig.tight_layout()
     return fig
 
@@ -303,5 +318,97 @@ def embedding_grid(embedded, keys=None, *, sides=None, detail: bool = True, cell
             if j == 0:
                 ax.text2D(-0.12, 0.5, str(key), transform=ax.transAxes, rotation=90, va="center",
                           ha="right", fontsize=8) if three else ax.set_ylabel(str(key), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ceiling_figure(table: pd.DataFrame, model: str = "vgg16", *, lo: str | None = "vgg16_lo",
+                   hi: str | None = "vgg16_hi", oracle: str = "oracle",
+                   ceiling: str = "noise_ceiling", reliability: str = "reliability",
+                   label: str = "VGG16"):
+    """A model's test r per attribute beside what it could reach: the achievable ceiling (column
+    ``oracle``, orange diamonds, when finite), the noise ceiling (black bars) and the split-half
+    reliability (grey squares); the model's r (column ``model``) with its interval over seeds
+    (columns ``lo``, ``hi``; clipped to [-1, 1]) as a bar. Rows (column ``attribute``) sorted by
+    the noise ceiling."""
+    import matplotlib.pyplot as plt
+
+    needed = {"attribute", model, ceiling} | {c for c in (lo, hi) if c}
+    if not needed <= set(table.columns):
+        raise ValueError(f"table: lacks columns {sorted(needed - set(table.columns))}")
+    t = table.sort_values(ceiling, ascending=True).reset_index(drop=True)
+    y = np.arange(len(t))
+    fig, ax = plt.subplots(figsize=(7, 0.25 * len(t) + 1.5))
+    if reliability in t and t[reliability].notna().any():
+        ax.scatter(t[reliability], y, marker="s", s=16, facecolor="none", edgecolor="0.5",
+                   label="reliability (ceiling²)")
+    ax.scatter(t[ceiling], y, marker="|", s=160, color="k", label="noise ceiling")
+    if oracle in t and t[oracle].notna().any():
+        ax.scatter(t[oracle], y, marker="D", s=18, color="C1", label="oracle (achievable)")
+    if lo and hi and t[[lo, hi]].notna().any(axis=None):
+        ax.hlines(y, t[lo].clip(-1, 1), t[hi].clip(-1, 1), color="C0", lw=1.5)  # r in [-1, 1]
+    ax.scatter(t[model], y, s=18, color="C0", zorder=3, label=label)
+    ax.axvline(0, color="0.8", lw=0.8)
+    ax.set_yticks(y, t["attribute"], fontsize=7)
+    ax.set(xlabel="test Pearson r", ylim=(-1, len(t)))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def cluster_null_figure(tables):
+    """The 2-means cluster index of each pair (dots, coloured by verdict) against its Gaussian
+    null (grey bar from the null's 5th percentile to its mean), one panel per entry of ``tables``
+    (``{name: facexai.clusters.ClusterTests.table()}``, e.g. the data and its controls); a pair
+    left of its bar is more clustered than a Gaussian of its shape."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import style
+
+    style()
+    colours = {"clusters": "C3", "no clusters": "C0", "not testable": "0.6"}
+    fig, axes = plt.subplots(1, len(tables), figsize=(2.9 * len(tables) + 1.2,
+                                                      0.9 + 0.2 * max(len(t) for t in
+                                                                      tables.values())),
+                             squeeze=False, sharey=True)
+    for ax, (name, t) in zip(axes[0], tables.items()):
+        y = np.arange(len(t))
+        ax.hlines(y, t["null_q05"], t["null_mean"], color="0.75", lw=3)
+        for verdict, colour in colours.items():
+            m = (t["verdict"] == verdict).to_numpy()
+            ax.scatter(t["index"][m], y[m], s=14, color=colour, zorder=3, label=verdict)
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("2-means cluster index (within / total)", fontsize=7.5)
+    axes[0, 0].set_yticks(range(len(t)), list(t.index), fontsize=7)
+    axes[0, 0].invert_yaxis()
+    axes[0, -1].legend(fontsize=6.5, frameon=False, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def shrinkage_figure(signed, alpha: float = 0.05):
+    """Calibration by group: each (variable, attribute, group)'s mean rating offset (x) against
+    the offset of its mean signed error from the other faces' (y; ``signed`` is
+    :attr:`facexai.groups.GroupComparison.signed`), one colour per variable, filled where the
+    q-value is below ``alpha``. A model that shrinks towards the mean puts the points on a falling
+    line: groups rated above the mean are under-rated."""
+    import matplotlib.pyplot as plt
+
+    from .plotting import style
+
+    style()
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    own = signed[~signed["mirror"].astype(bool)] if "mirror" in signed else signed
+    for j, (variable, part) in enumerate(own.groupby("variable", sort=False)):
+        hit = (part["q"] < alpha).to_numpy()
+        colour = plt.get_cmap("tab10")(j)
+        ax.scatter(part["rating_offset"][~hit], part["error_offset"][~hit], s=10,
+                   facecolor="none", edgecolor=colour, lw=0.7, label=variable.replace("_", " "))
+        ax.scatter(part["rating_offset"][hit], part["error_offset"][hit], s=14, color=colour)
+    ax.axhline(0, color="0.7", lw=0.6)
+    ax.axvline(0, color="0.7", lw=0.6)
+    ax.set_xlabel("group's mean rating - all faces' mean", fontsize=8)
+    ax.set_ylabel("group's mean error - other faces'", fontsize=8)
+    ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig

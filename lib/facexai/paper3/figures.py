@@ -10,10 +10,9 @@ __all__ = ["comparison_figure", "pair_figure", "r_per_attribute_figure", "r_vs_c
 
 
 def comparison_figure(comparison: pd.DataFrame | None):
-    """Per attribute, the paper's VGG16 r (x) against this study's test r (y) coloured by its noise
-    ceiling, and the paper's Human column as grey crosses (:func:`facexai.charts.reference_figure`
-    of the ``comparison`` table of ``paper3_predictive``, :data:`facexai.paper3.results.COMPARISON`:
-    columns ``attribute``, ``paper_vgg16``, ``paper_human``, ``vgg16`` and ``noise_ceiling``)."""
+    """:func:`facexai.charts.reference_figure` of the recorded comparison table
+    (:data:`facexai.paper3.results.COMPARISON`): per attribute, the paper's VGG16 r (x) against
+    this study's (y) coloured by the noise ceiling, the paper's Human column as grey crosses."""
     return charts.reference_figure(
         comparison, "paper_vgg16", "vgg16", colour="noise_ceiling", also="paper_human",
         labels={"paper_vgg16": "paper: VGG16 test r (real photographs)",
@@ -25,9 +24,8 @@ def comparison_figure(comparison: pd.DataFrame | None):
 # -- explanations and manifolds (paper3_explanations, paper3_manifolds) --------------------------
 def pair_figure(embedded, pairs=None, *, detail: bool = True, cell: float = 2.6):
     """:func:`facexai.charts.embedding_grid` of pairs (``embedded``: from
-    :func:`facexai.paper3.pair_embeddings.embed_pairs` or ``deep_embeddings``; ``pairs``: the
-    attributes shown, default all), each label named by its two poles, 3-D embeddings drawn with
-    the paper's view (elevation 10, azimuth 120)."""
+    :func:`facexai.paper3.pair_embeddings.embed_pairs` or ``deep_embeddings``; ``pairs``: default
+    all), labelled by both poles, 3-D ones in the paper's view (elevation 10, azimuth 120)."""
     from .pair_embeddings import antonym
 
     return charts.embedding_grid(embedded, pairs, sides=lambda a: (antonym(a), a), detail=detail,
@@ -36,19 +34,17 @@ def pair_figure(embedded, pairs=None, *, detail: bool = True, cell: float = 2.6)
 
 # -- predictive power (paper3_predictive) --------------------------------------------------------
 def r_per_attribute_figure(table: pd.DataFrame):
-    """:func:`facexai.charts.r_per_attribute_figure` of the comparison table
-    (:func:`facexai.paper3.metrics.comparison_table`): the paper's columns in grey, rows sorted by
-    the paper's VGG16 + augmentation column."""
-    return charts.r_per_attribute_figure(
-        table, order_by="paper_vgg16_aug",
-        references=[c for c in table.columns if c.startswith("paper_")])
+    """:func:`facexai.charts.r_per_attribute_figure` of the models of the comparison table
+    (:func:`facexai.paper3.metrics.comparison_table`), the paper's in grey, rows sorted by its
+    VGG16 + augmentation column."""
+    models = table.drop(columns=["vgg16_lo", "vgg16_hi", "oracle", "reliability"], errors="ignore")
+    return charts.r_per_attribute_figure(models, order_by="paper_vgg16_aug", references=[
+        c for c in table.columns if c.startswith("paper_")])
 
 
 def r_vs_ceiling_figure(table: pd.DataFrame):
-    """Each attribute's test r against its noise ceiling (left: this study's VGG16) and the
-    paper's VGG16 r against its "Human" column (right), with the diagonal and the Spearman rho
-    over attributes in the titles (``table``: :func:`facexai.paper3.metrics.comparison_table`;
-    :func:`facexai.charts.scatter_panels`)."""
+    """:func:`facexai.charts.scatter_panels`: each attribute's VGG16 r against its noise ceiling
+    (left) and the paper's VGG16 r against its "Human" column (right)."""
     return charts.scatter_panels(table, (
         ("noise_ceiling", "vgg16", "noise ceiling (this study's data)", "VGG16 test r (this study)",
          "C0"),

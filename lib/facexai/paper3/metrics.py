@@ -1,11 +1,7 @@
-"""Paper 3's metrics: the paper's table and this study's comparison with it.
-
-The paper reports, per attribute, the test Pearson r between predicted and mean ratings (its
-table, shipped as ``facexai/data/paper3_comparison.csv``). A model's r is bounded by how well the
-rating means themselves are measured: with a panel of R raters the means correlate with the
-(unobservable) consensus by sqrt(reliability), the **noise ceiling**, where the reliability is the
-Spearman-Brown corrected split-half correlation of the raters (:func:`facexai.stats.noise_ceiling`).
-"""
+"""Paper 3's metrics: the paper's table (``facexai/data/paper3_comparison.csv``: test Pearson r per
+attribute) and this study's comparison with it, beside the noise ceiling
+(:func:`facexai.stats.noise_ceiling`) and the oracle's achievable ceiling
+(:func:`facexai.predictive.oracle_predictions`)."""
 from __future__ import annotations
 
 from importlib import resources
@@ -14,45 +10,45 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .. import stats
 from ..ratings import ATTRIBUTES
 
 #: Columns of :func:`paper_table` (besides ``attribute``) and their names in the comparison.
 PAPER_COLUMNS = {"human": "paper_human", "geometric": "paper_geometric", "vgg16": "paper_vgg16",
                  "vgg16_aug": "paper_vgg16_aug", "vit": "paper_vit"}
+BASELINE_NAMES = ("hist_svr", "lbp_svr", "hog_svr", "landmarks", "landmarks_exact")
 #: Column order of :func:`comparison_table` (read by the chapter's Claims page).
-COMPARISON_COLUMNS = ("attribute", "paper_human", "paper_geometric", "paper_vgg16", "paper_vgg16_aug",
-                      "paper_vit", "vgg16", "hist_svr", "lbp_svr", "hog_svr", "landmarks",
-                      "noise_ceiling")
-BASELINE_NAMES = ("hist_svr", "lbp_svr", "hog_svr", "landmarks")
+COMPARISON_COLUMNS = ("attribute", *PAPER_COLUMNS.values(), "vgg16", "vgg16_lo", "vgg16_hi",
+                      *BASELINE_NAMES, "oracle", "noise_ceiling", "reliability")
 
-__all__ = ["BASELINE_NAMES", "COMPARISON_COLUMNS", "PAPER_COLUMNS", "comparison_table", "paper_table"]
+__all__ = ["BASELINE_NAMES", "COMPARISON_COLUMNS", "PAPER_COLUMNS", "comparison_table",
+           "paper_table"]
 
 
 def paper_table() -> pd.DataFrame:
-    """The paper's per-attribute test r of each method (``Psychology/comparsion.xlsx``).
-
-    Columns ``attribute`` (database column name), ``target`` (the sheet's label), ``human``,
-    ``geometric``, ``vgg16``, ``vgg16_aug`` ("Our Method" = VGG16 + augmentation), ``vit``; 40 rows.
-    Source: NKUShaw/Psychoinformatics, commit e6ed337 (see the file's header).
-    """
+    """The paper's per-attribute test r of each method (``Psychology/comparsion.xlsx`` of
+    NKUShaw/Psychoinformatics, commit e6ed337): columns ``attribute``, ``target`` (the sheet's
+    label), ``human``, ``geometric``, ``vgg16``, ``vgg16_aug`` ("Our Method"), ``vit``; 40 rows."""
     path = resources.files("facexai").joinpath("data/paper3_comparison.csv")
     with resources.as_file(path) as p:
-        table = pd.read_csv(p, comment="#")
-    return table
+        return pd.read_csv(p, comment="#")
 
 
-def comparison_table(vgg16: pd.Series, baselines: Mapping[str, pd.Series] | None = None,
-                     ceiling: pd.Series | None = None) -> pd.DataFrame:
-    """One row per attribute: the paper's five columns, this study's r of each model, the ceiling.
+def comparison_table(vgg16: pd.Series | pd.DataFrame,
+                     baselines: Mapping[str, pd.Series] | None = None,
+                     ceiling: pd.Series | None = None, oracle: pd.Series | None = None
+                     ) -> pd.DataFrame:
+    """One row per attribute: the paper's five columns, this study's r of each model, the ceilings.
 
     Parameters
     ----------
-    vgg16 : Series
-        This study's test r per attribute (indexed by attribute name).
+    vgg16 : Series, or DataFrame (seeds x attributes)
+        This study's test r per attribute; per seed, the table gets the mean and the seed interval
+        (``vgg16_lo``/``vgg16_hi``, :func:`facexai.stats.seed_interval`; NaN for one model).
     baselines : mapping of str to Series, optional
         Test r of each baseline (keys among :data:`BASELINE_NAMES`); missing ones are NaN.
-    ceiling : Series, optional
-        Noise ceiling per attribute.
+    ceiling, oracle : Series, optional
+        Noise ceiling (its square is the ``reliability`` column) and the oracle's test r.
 
     Returns
     -------
@@ -63,15 +59,17 @@ def comparison_table(vgg16: pd.Series, baselines: Mapping[str, pd.Series] | None
     unknown = set(baselines) - set(BASELINE_NAMES)
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from {BASELINE_NAMES}")
+    if isinstance(vgg16, pd.DataFrame):
+        mean, lo, hi = (pd.Series(v, index=vgg16.columns) for v in stats.seed_interval(vgg16))
+    else:
+        mean, lo, hi = vgg16, None, None
     paper = paper_table().set_index("attribute").reindex(ATTRIBUTES)
     out = pd.DataFrame({"attribute": ATTRIBUTES})
     for src, dst in PAPER_COLUMNS.items():
         out[dst] = paper[src].to_numpy(float)
-    out["vgg16"] = pd.Series(vgg16).reindex(ATTRIBUTES).to_numpy(float)
-    for name in BASELINE_NAMES:
-        col = baselines.get(name)
-        out[name] = (pd.Series(col).reindex(ATTRIBUTES).to_numpy(float) if col is not None
-                     else np.nan)
-    out["noise_ceiling"] = (pd.Series(ceiling).reindex(ATTRIBUTES).to_numpy(float)
-                            if ceiling is not None else np.nan)
+    ours = {"vgg16": mean, "vgg16_lo": lo, "vgg16_hi": hi, **baselines, "oracle": oracle,
+            "noise_ceiling": ceiling, "reliability": None if ceiling is None else ceiling ** 2}
+    for name in COMPARISON_COLUMNS[len(PAPER_COLUMNS) + 1:]:
+        col = ours.get(name)
+        out[name] = np.nan if col is None else pd.Series(col).reindex(ATTRIBUTES).to_numpy(float)
     return out[list(COMPARISON_COLUMNS)]
