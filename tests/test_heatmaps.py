@@ -4,12 +4,13 @@ against the one-by-one maps, the networks of a fitted model, and the input check
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from facexai.explain import hook_count
-from facexai.explain.cam import finer_layer
+from facexai.explain.cam import finer_layer, layer_shape
 from facexai.models import tiny_cnn
 from facexai import heatmaps, regressors
 from facexai.regions import REGIONS, region_label_maps
@@ -176,4 +177,79 @@ def test_input_check_against_numpy(face):
     assert check["r_other"] == pytest.approx(np.corrcoef(pred_other, ratings)[0, 1], abs=1e-12)
     assert list(check["table"].index) == ["gradcam", "guided_gradcam"]
     assert list(check["table"].columns) == ["map Spearman (b vs a)", "mass accuracy, a",
-                                            "mass accuracy, b"]
+                                            "mass accuracy, b", "maps compared",
+                                            "undefined Spearman"]
+    assert (check["table"]["maps compared"] == 3).all()
+
+
+def test_input_check_counts_undefined_similarities_instead_of_printing_nan(face):
+    # A network whose output ignores the input: every Grad-CAM map is empty (constant), so no
+    # Spearman similarity exists; they are counted, and the mean is NaN only then.
+    _, labels, _ = face
+    net = _RegionModel(np.zeros((SIZE, SIZE)))
+    fitted = _Fitted({"happy": (net, 0, "relu")})
+    x, other = _x(3), _x(3, seed=1)
+    table = heatmaps.input_check(fitted, x, other, np.array([1.0, 2.0, 4.0]), "happy", labels,
+                                 ("gradcam",))["table"]
+    assert table.loc["gradcam", "undefined Spearman"] == 3
+    assert np.isnan(table.loc["gradcam", "map Spearman (other vs x)"])
+    assert table.loc["gradcam", "mass accuracy, x"] == 0.0      # empty maps score zero
+
+
+def test_input_check_gives_the_undefined_pairs_and_the_mean_similarity(face):
+    _, labels, _ = face
+    torch.manual_seed(2)
+    fitted = _Fitted({"happy": (tiny_cnn(2, in_channels=3, input_size=SIZE).float(), 1, "4")})
+    g = torch.Generator().manual_seed(1)
+    x, other = torch.rand(3, 3, SIZE, SIZE, generator=g), torch.rand(3, 3, SIZE, SIZE, generator=g)
+    check = heatmaps.input_check(fitted, x, other, np.array([2.0, 5.0, 3.5]), "happy", labels,
+                                 ("gradcam", "guided_gradcam"))
+    table = check["table"]
+    assert check["undefined"] == int(table["undefined Spearman"].sum())
+    assert check["similarity"] == pytest.approx(table["map Spearman (other vs x)"].mean(),
+                                                nan_ok=True)
+
+
+def test_cells_text_and_describe_with_the_finer_layer():
+    torch.manual_seed(0)
+    net = tiny_cnn(2, in_channels=3, input_size=SIZE).float()
+    x = torch.rand(2, 3, SIZE, SIZE)
+    faces = heatmaps.ExplainedFaces(
+        np.arange(2), np.zeros((2, SIZE, SIZE, 3), np.uint8), x, None, None, "4", (4, 4),
+        pd.Series({"happy": 0.5}), 5, 2, net)
+    h, w = layer_shape(net, x, finer_layer(net, "4"))[-2:]
+    assert faces.cells_text() == "4 x 4" and faces.cells_text(finer=True) == f"{h} x {w}"
+    assert faces.describe(finer=True) == faces.describe() + (
+        f" One pooling stage finer, `{finer_layer(net, '4')}` gives **{h} x {w}** cells.")
+    assert "**4 x 4** cells" in faces.describe() and "happy 0.50." in faces.describe()
+
+
+def test_rating_labels_pair_each_rating_with_the_prediction():
+    class _Predicts:
+        def predict(self, images):
+            return pd.DataFrame({"happy": images.reshape(len(images), -1).mean(1) + 0.04})
+
+    images = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (1, 3)])
+    assert heatmaps.rating_labels(_Predicts(), images, [2.0, 4.26], "happy") == [
+        "happy 2.0 / pred. 1.0", "happy 4.3 / pred. 3.0"]
+
+
+def test_show_grid_saves_the_grid_under_its_name_and_shows_it(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from facexai import figures
+
+    saved, shown = [], []
+    monkeypatch.setattr(figures, "save", lambda fig, name: saved.append((fig, name)))
+    monkeypatch.setattr(plt, "show", lambda: shown.append(True))
+    faces = np.random.default_rng(0).random((3, 8, 8))
+    assert heatmaps.show_grid("some-grid", faces, {"a": faces, "b": list(faces)},
+                              ("x", "y", "z")) is None
+    (fig, name), = saved
+    assert name == "some-grid" and shown == [True]
+    assert len(fig.axes) == 3 * 3                        # the faces row and one row per map set
+    assert [fig.axes[j].get_title() for j in range(3)] == ["x", "y", "z"]
+    plt.close(fig)

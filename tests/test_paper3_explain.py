@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from facexai.heatmaps import FINER
 from facexai.models import tiny_cnn
 from facexai.paper3 import heatmaps
 from facexai.paper3 import results as R
@@ -51,18 +52,31 @@ def test_normalisation_check_against_numpy():
     assert check["r_raw"] == pytest.approx(np.corrcoef(pred_raw, ratings)[0, 1], abs=1e-12)
     assert list(check["table"].index) == list(heatmaps.METHODS)
     assert list(check["table"].columns) == ["map Spearman (raw vs normalised)",
-                                            "mass accuracy, normalised", "mass accuracy, raw"]
+                                            "mass accuracy, normalised", "mass accuracy, raw",
+                                            "maps compared", "undefined Spearman"]
 
 
 def test_key_numbers_read_the_summary():
-    rows = [dict(attribute=a, method=m, sign=s, ground_truth=t, mass_accuracy=0.5, chance=0.25,
-                 verdict="above chance" if a == "happy" else "not above chance", profile_r=0.1,
-                 lift=0.2)
-            for a in ("happy", "calm") for m in heatmaps.METHODS for s in (1, -1)
-            for t in ("driving", "primary")]
-    summary = pd.DataFrame(rows)
-    out = heatmaps.key_numbers(summary, "gradcam", 1, summary.iloc[:0])
-    assert out[R.GRADCAM_ABOVE_CHANCE.part("primary")] == 1
-    assert out[R.MAPS_ABOVE_CHANCE_PRIMARY] == 4 and out[R.MAPS_SCORED_PRIMARY] == 8
-    assert out[R.GRADCAM_MASS.part("driving")] == pytest.approx(0.5)
-    assert out[R.FINER_ABOVE_CHANCE_PRIMARY] == 0
+    verdict = {True: "above the face-uniform map", False: "not different"}
+    rows = [dict(attribute=a, map=m, sign=s, ground_truth=t, mass=0.5, face_chance=0.25,
+                 maps=10, empty=1 if m == "gradcam" else 0,
+                 verdict=verdict[a == "happy" or m == heatmaps.POSITIVE])
+            for a in ("happy", "calm") for m, signs in (("gradcam", ("high", "low")),
+                                                        (FINER, ("high",)),
+                                                        (heatmaps.POSITIVE, ("-",)),
+                                                        (heatmaps.NEGATIVE, ("-",)))
+            for s in signs for t in ("derived", "primary")]
+    agreement = pd.DataFrame([dict(map="gradcam", sign="high", spearman=0.3, lo=0.1, hi=0.5,
+                                   defined=8, undefined=2)])
+    out = heatmaps.key_numbers(pd.DataFrame(rows), agreement)
+    above = R.GRADCAM_ABOVE_CHANCE.part("derived")
+    assert out[above] == 1 and out[R.GRADCAM_ABOVE_CHANCE.part("primary")] == 1
+    assert out[above.control("positive")] == 2 and out[above.control("negative")] == 1
+    assert out[R.GRADCAM_MASS.part("derived")] == pytest.approx(0.5)
+    assert out[R.GRADCAM_FACE_CHANCE.part("derived")] == pytest.approx(0.25)
+    assert out[R.FINER_ABOVE_CHANCE.part("derived")] == 1
+    assert out[R.N_EMPTY_MAPS] == 2 and out[R.N_EMPTY_MAPS.part("all")] == 4
+    assert out[R.MAPS_SCORED] == 6 and out[R.MAPS_ABOVE_CHANCE] == 3
+    assert out[R.GRADCAM_MODEL_TRUTH] == pytest.approx(0.3)
+    assert out[R.GRADCAM_MODEL_TRUTH.part("undefined")] == 2
+    assert R.GRADCAM_MODEL_TRUTH.part("finer") not in out

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from facexai import expression, faithfulness, filters, heatmaps
+from facexai import expression, faithfulness, filters
 from facexai.explain import EXPLAINERS, describe, explain, explain_many, relevance_map
 from facexai.models import tiny_cnn
 from facexai.scoring import region_relevance_many, region_relevance_methods
@@ -107,19 +107,6 @@ def test_region_relevance_methods_stacks_each_method():
     pd.testing.assert_frame_equal(
         table[table["method"] == "a"].drop(columns="method").reset_index(drop=True),
         region_relevance_many(maps["a"], marks))
-
-
-def test_finer_comparison_counts_above_chance_per_layer():
-    def summary(method, verdicts, lifts):
-        return pd.DataFrame({"attribute": ["x", "y"], "ground_truth": "primary", "method": method,
-                             "sign": 1, "verdict": verdicts, "lift": lifts})
-    coarse = summary("gradcam", ["above chance", "not above"], [0.2, -0.1])
-    fine = summary("gradcam (finer layer)", ["above chance", "above chance"], [0.3, 0.1])
-    table, text = heatmaps.finer_comparison(coarse, fine, ("features.30", "features.22"))
-    assert table.loc["x", ("primary", "gradcam (finer layer)")] == pytest.approx(0.3)
-    assert text.startswith("At `features.22` Grad-CAM beats chance on the primary regions for "
-                           "2 of 2 attributes (at `features.30`: 1); mean lift +0.200 against "
-                           "+0.050")
 
 
 def test_a_trained_expression_classifier_is_read_back_from_the_cache(tmp_path):

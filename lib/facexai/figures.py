@@ -2,7 +2,8 @@
 
 The book shows each figure inline (captioned and named through the cell's ``mystnb.figure``
 metadata); :func:`save` also writes it to ``<build>/figures/<notebook>/<name>.png`` so that every
-figure of the published book exists as a file whose path says what made it.
+figure of the published book exists as a file whose path says what made it; :func:`show` saves
+and shows it.
 """
 from __future__ import annotations
 
@@ -27,3 +28,12 @@ def save(fig, name: str, *, dpi: int = 120) -> Path:
     with paths.atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     return target
+
+
+def show(fig, name: str) -> None:
+    """:func:`save` ``fig`` as ``name`` and show it (:func:`matplotlib.pyplot.show`); returns
+    nothing, so a notebook cell ending with it shows the figure once."""
+    import matplotlib.pyplot as plt
+
+    save(fig, name)
+    plt.show()

@@ -13,9 +13,9 @@ both directions (:meth:`facexai.explain.Target.regression`: ``sign=+1`` why the 
   (:func:`facexai.regressors.networks`);
 * :func:`explained_maps` - every ``(attribute, method, sign)`` set of maps, one at a time, for
   :func:`facexai.scoring.score_maps` (which scores them by face region);
-* :func:`finer_summary` - Grad-CAM one pooling stage finer, scored;
 * :func:`input_check` - what other input (another preprocessing of the same faces) changes in
-  the predictions and the maps.
+  the predictions and the maps;
+* :func:`rating_labels`, :func:`show_grid` - a figure of maps over faces, saved and shown.
 """
 from __future__ import annotations
 
@@ -27,21 +27,23 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import faithfulness, stats
+from . import stats, truthscores
 from .explain import Target, explain, prepared, relevance_map
 from .explain.cam import GradCAM, finer_layer, layer_shape
 from .explain.registry import get
 from .ratings import to_tensor
 from .regions import has_landmarks, region_label_maps
 from .regressors import networks
-from .scoring import score_maps, truth_masks
+from .scoring import truth_masks
 
-__all__ = ["SIGNS", "ExplainedFaces", "attribute_gradcams", "attribute_maps", "explain_output", "explained_maps",
-           "explained_faces", "explained_rows", "finer_comparison", "finer_summary",
-           "input_check"]
+__all__ = ["FINER", "SIGNS", "ExplainedFaces", "attribute_gradcams", "attribute_maps",
+           "explain_output", "explained_faces", "explained_maps", "explained_rows",
+           "input_check", "input_check_text", "rating_labels", "show_grid"]
 
 #: The two directions of a regression output explained.
 SIGNS: dict[int, str] = {1: "high", -1: "low"}
+#: The method label of Grad-CAM one pooling stage finer than the Grad-CAM layer.
+FINER = "gradcam (finer layer)"
 #: Picks the layer explained from ``(network, its Grad-CAM layer)``, e.g.
 #: :func:`facexai.explain.cam.finer_layer`.
 LayerChoice = Callable[[nn.Module, str], str]
@@ -81,14 +83,26 @@ class ExplainedFaces:
         """:func:`facexai.explain.cam.finer_layer` of the Grad-CAM layer."""
         return finer_layer(self.network, self.cam_layer)
 
-    def describe(self) -> str:
-        """One paragraph: how many faces, the Grad-CAM layer and its cells, the test r."""
-        h, w = self.cam_cells
+    @property
+    def fine_cells(self) -> tuple:
+        """The maps' ``(rows, columns)`` at :attr:`fine_layer`."""
+        return layer_shape(self.network, self.x, self.fine_layer)[-2:]
+
+    def cells_text(self, finer: bool = False) -> str:
+        """The maps' cells as ``"rows x columns"``, at :attr:`fine_layer` with ``finer``."""
+        return " x ".join(map(str, self.fine_cells if finer else self.cam_cells))
+
+    def describe(self, finer: bool = False) -> str:
+        """One paragraph: how many faces, the Grad-CAM layer and its cells, the test r; with
+        ``finer``, also :attr:`fine_layer` and its cells."""
+        fine = (f" One pooling stage finer, `{self.fine_layer}` gives "
+                f"**{self.cells_text(True)}** cells." if finer else "")
         return (f"{len(self.rows)} of the {self.n_test} test faces are explained "
                 f"({self.n_landmarks} have landmarks), at {self.images.shape[1]} px. The Grad-CAM "
-                f"layer is `{self.cam_layer}`: at this input size its maps are **{h} x {w}** "
-                f"cells, upsampled to the image. Test Pearson r of the model for the attributes "
-                f"explained: " + ", ".join(f"{a} {r:.2f}" for a, r in self.test_r.items()) + ".")
+                f"layer is `{self.cam_layer}`: at this input size its maps are "
+                f"**{self.cells_text()}** cells, upsampled to the image. Test Pearson r of the "
+                f"model for the attributes explained: "
+                + ", ".join(f"{a} {r:.2f}" for a, r in self.test_r.items()) + "." + fine)
 
 
 def explained_faces(data, fitted, attributes: Sequence[str], n: int | None = None
@@ -197,33 +211,6 @@ def explained_maps(fitted, x: torch.Tensor, attributes, methods: Sequence[str] =
                 yield (attribute, method, sign), maps
 
 
-def finer_summary(fitted, x: torch.Tensor, attributes, labels, *, n_boot: int = 1000,
-                  seed: int = 0) -> pd.DataFrame:
-    """Grad-CAM explaining high ratings at :func:`facexai.explain.cam.finer_layer` of each
-    network's Grad-CAM layer (for VGG16's ``features.30``: ``features.22``), scored against the
-    regions (:meth:`facexai.scoring.RegionScores.summary`; method ``"gradcam (finer layer)"``)."""
-    maps = explained_maps(fitted, x, attributes, ("gradcam",), (1,), layer=finer_layer)
-    summary = score_maps(maps, labels).summary(n_boot=n_boot, seed=seed)
-    return summary.assign(method="gradcam (finer layer)")
-
-
-def finer_comparison(summary: pd.DataFrame, fine: pd.DataFrame, layers: tuple[str, str]
-                     ) -> tuple[pd.DataFrame, str]:
-    """Grad-CAM (high ratings) at the Grad-CAM layer (``summary``) and one stage finer
-    (``fine``, :func:`finer_summary`): the lifts per attribute side by side, and a sentence
-    comparing how many attributes beat chance on the primary regions at ``layers``
-    (coarse, fine)."""
-    coarse = summary[(summary["method"] == "gradcam") & (summary["sign"] == 1)]
-    table = pd.concat([coarse, fine]).pivot_table(
-        index="attribute", columns=["ground_truth", "method"], values="lift", sort=False)
-    fp, cp = (t[t["ground_truth"] == "primary"] for t in (fine, coarse))
-    above = [int((t["verdict"] == "above chance").sum()) for t in (fp, cp)]
-    text = (f"At `{layers[1]}` Grad-CAM beats chance on the primary regions for {above[0]} of "
-            f"{len(fp)} attributes (at `{layers[0]}`: {above[1]}); mean lift "
-            f"{fp['lift'].mean():+.3f} against {cp['lift'].mean():+.3f}.")
-    return table, text
-
-
 def input_check(fitted, x: torch.Tensor, x_other: torch.Tensor, ratings, attribute: str, labels,
                 methods: Sequence[str] = ("gradcam",), *, names: tuple[str, str] = ("x", "other"),
                 ground_truth: str = "primary") -> dict:
@@ -247,9 +234,13 @@ def input_check(fitted, x: torch.Tensor, x_other: torch.Tensor, ratings, attribu
     dict
         ``table`` (per method: the mean Spearman similarity of the maps of ``x_other`` to those of
         ``x``, ``"map Spearman (<other> vs <x>)"``, and the mean mass accuracy of each on the
-        ``ground_truth`` regions, ``"mass accuracy, <name>"``), ``shift`` (mean change of the
-        predictions, rating points), ``r`` and ``r_other`` (Pearson r of the predictions with
-        ``ratings`` for ``x`` and ``x_other``).
+        ``ground_truth`` regions, ``"mass accuracy, <name>"``; an empty map scores 0), and
+        ``"maps compared"`` and ``"undefined Spearman"`` (pairs where either map is constant or
+        empty: no rank correlation exists; left out of the mean, which is NaN only when every
+        pair is undefined)), ``shift`` (mean change of the predictions, rating points), ``r`` and
+        ``r_other`` (Pearson r of the predictions with ``ratings`` for ``x`` and ``x_other``),
+        ``undefined`` (undefined pairs over methods) and ``similarity`` (the mean over methods of
+        the map Spearman).
     """
     module, index, _ = fitted.explainable(attribute)
     with prepared(module), torch.no_grad():
@@ -260,15 +251,64 @@ def input_check(fitted, x: torch.Tensor, x_other: torch.Tensor, ratings, attribu
     for method in methods:
         a = attribute_maps(fitted, x, attribute, method, 1)
         b = attribute_maps(fitted, x_other, attribute, method, 1)
+        rho, undefined = truthscores.defined_spearman(a, b)
         rows.append({"method": method,
                      f"map Spearman ({names[1]} vs {names[0]})":
-                         np.nanmean(faithfulness.spearman(a, b)),
-                     f"mass accuracy, {names[0]}": np.nanmean(
-                         faithfulness.relevance_mass_accuracy(a, masks)),
-                     f"mass accuracy, {names[1]}": np.nanmean(
-                         faithfulness.relevance_mass_accuracy(b, masks))})
-    ratings = np.asarray(ratings, float)
-    return {"table": pd.DataFrame(rows).set_index("method"),
-            "shift": float(np.mean(pred_other - pred)),
+                         float(np.nanmean(rho)) if undefined < len(rho) else np.nan,
+                     f"mass accuracy, {names[0]}": truthscores.truth_mass(a, masks)[0].mean(),
+                     f"mass accuracy, {names[1]}": truthscores.truth_mass(b, masks)[0].mean(),
+                     "maps compared": len(rho), "undefined Spearman": undefined})
+    ratings, table = np.asarray(ratings, float), pd.DataFrame(rows).set_index("method")
+    return {"table": table, "shift": float(np.mean(pred_other - pred)),
             "r": float(stats.pearson_along(pred, ratings)),
-            "r_other": float(stats.pearson_along(pred_other, ratings))}
+            "r_other": float(stats.pearson_along(pred_other, ratings)),
+            "undefined": int(table["undefined Spearman"].sum()),
+            "similarity": float(table.iloc[:, 0].mean())}
+
+
+def input_check_text(check: dict, attribute: str, change: str = "With the other input",
+                     r_other: str = "r_other") -> str:
+    """One paragraph from :func:`input_check`'s result (``r_other``: the key of the other input's
+    r): how the predictions of ``attribute`` move, their r, and the maps' Spearman similarity over
+    the pairs where it is defined (how many were undefined is said, never printed as NaN)."""
+    table = check["table"]
+    similarity = table.filter(like="map Spearman").iloc[:, 0]
+    undefined, n = int(table["undefined Spearman"].sum()), int(table["maps compared"].sum())
+    kept = (f"the heatmaps keep a mean Spearman similarity of {similarity.min():.2f} to "
+            f"{similarity.max():.2f} (over methods) to the correct ones" if similarity.notna().any()
+            else "no pair of heatmaps has a defined Spearman similarity")
+    return (f"{change} the predictions of *{attribute}* move by {check['shift']:+.2f} rating "
+            f"points on average and their Pearson r with the ratings goes from {check['r']:.2f} "
+            f"to {check[r_other]:.2f}; {kept}; {undefined} of {n} pairs were undefined (a "
+            f"constant or empty map has no ranks) and are left out.")
+
+
+def rating_labels(fitted, images: np.ndarray, ratings, attribute: str) -> list[str]:
+    """Per face, ``"<attribute> <rating> / pred. <prediction>"`` (one decimal): its ``ratings``
+    of ``attribute`` and ``fitted``'s prediction for its uint8 ``images``."""
+    predicted = fitted.predict(images)[attribute]
+    return [f"{attribute} {t:.1f} / pred. {p:.1f}" for t, p in zip(ratings, predicted)]
+
+
+def show_grid(name: str, images: Sequence[np.ndarray], maps: dict,
+              col_labels: Sequence[str] | None = None) -> None:
+    """Draw :func:`facexai.plotting.explanation_grid` of ``maps`` (rows) over ``images``
+    (columns), save it as figure ``name`` of the running notebook (:func:`facexai.figures.save`)
+    and show it.
+
+    Parameters
+    ----------
+    name : str
+        The figure's file name (lower-case letters, digits and '-').
+    images : sequence of (H, W) arrays
+        The faces drawn under the maps, one per column.
+    maps : dict
+        ``{row label: (N, H, W) maps, or N maps}``.
+    col_labels : sequence of str, optional
+        A title per column.
+    """
+    from . import plotting
+    from .figures import show
+
+    show(plotting.explanation_grid(
+        list(images), maps, col_labels=None if col_labels is None else list(col_labels)), name)

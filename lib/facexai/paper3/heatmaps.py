@@ -12,14 +12,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..heatmaps import input_check
-from ..scoring import GROUND_TRUTHS
+from ..controlmaps import CONTROLS
+from ..heatmaps import FINER, input_check
+from ..truthscores import VERDICTS, headline
 from . import results as R
 
-__all__ = ["METHODS", "key_numbers", "normalisation_check", "unnormalised_tensor"]
+__all__ = ["METHODS", "NEGATIVE", "POSITIVE", "key_numbers", "normalisation_check",
+           "unnormalised_tensor"]
 
 #: The explainers of this section (what the paper's code used, and plain Grad-CAM).
 METHODS: tuple[str, ...] = ("gradcam", "guided_gradcam")
+#: The claim's measured controls: the derived truth itself (blurred) and the random map.
+POSITIVE, NEGATIVE = "derived truth (blurred)", CONTROLS[-1]
 
 
 def unnormalised_tensor(images: np.ndarray) -> torch.Tensor:
@@ -43,30 +47,34 @@ def normalisation_check(fitted, x: torch.Tensor, images: np.ndarray, ratings, at
     return out
 
 
-def key_numbers(summary: pd.DataFrame, method: str, sign: int,
-                fine: pd.DataFrame | None = None) -> dict:
-    """The section's numbers that claims read, by :mod:`facexai.paper3.results` name.
-
-    From ``summary`` (:meth:`facexai.scoring.RegionScores.summary`): for the maps of ``method`` and
-    ``sign``, the mean mass accuracy, chance and the number of attributes above chance per ground
-    truth, and the mean profile r; over every method and sign, the attribute heatmaps above chance
-    on the primary regions and how many were scored; with ``fine``
-    (:func:`facexai.heatmaps.finer_summary`), its attributes above chance and mean lift on the
-    primary regions.
-    """
-    main = summary[(summary["method"] == method) & (summary["sign"] == sign)]
-    primary = summary[summary["ground_truth"] == "primary"]
-    out = {}
-    for truth in GROUND_TRUTHS:
-        part = main[main["ground_truth"] == truth]
-        out[R.GRADCAM_MASS.part(truth)] = float(part["mass_accuracy"].mean())
-        out[R.GRADCAM_CHANCE.part(truth)] = float(part["chance"].mean())
-        out[R.GRADCAM_ABOVE_CHANCE.part(truth)] = int((part["verdict"] == "above chance").sum())
-    out[R.GRADCAM_PROFILE_R] = float(main[main["ground_truth"] == "primary"]["profile_r"].mean())
-    out[R.MAPS_ABOVE_CHANCE_PRIMARY] = int((primary["verdict"] == "above chance").sum())
-    out[R.MAPS_SCORED_PRIMARY] = int(len(primary))
-    if fine is not None:
-        fp = fine[fine["ground_truth"] == "primary"]
-        out[R.FINER_ABOVE_CHANCE_PRIMARY] = int((fp["verdict"] == "above chance").sum())
-        out[R.FINER_LIFT_PRIMARY] = float(fp["lift"].mean())
+def key_numbers(summary: pd.DataFrame, agreement: pd.DataFrame, finer: bool = True) -> dict:
+    """The section's numbers that claims read, by :mod:`facexai.paper3.results` name, from
+    :meth:`facexai.seedscores.SeedScores.summary` and ``agreement_summary``: Grad-CAM explaining
+    high ratings at the paper's layer (and with ``finer`` one stage finer) per ground truth
+    (:func:`facexai.truthscores.headline`), the claim's measured controls (:data:`POSITIVE`,
+    :data:`NEGATIVE`), empty maps and the model-truth Spearman."""
+    out, main = {}, headline(summary, "gradcam", "high")
+    for truth, r in main.iterrows():
+        out.update({R.GRADCAM_MASS.part(truth): float(r["mass"]), R.GRADCAM_ABOVE_CHANCE.part(
+            truth): int(r["above"]), R.GRADCAM_FACE_CHANCE.part(truth): float(r["face_chance"])})
+    for truth, r in (headline(summary, FINER, "high").iterrows() if finer else ()):
+        out.update({R.FINER_MASS.part(truth): float(r["mass"]),
+                    R.FINER_ABOVE_CHANCE.part(truth): int(r["above"])})
+    for variant, name in (("positive", POSITIVE), ("negative", NEGATIVE)):
+        r = headline(summary, name, "-").loc["derived"]
+        out.update({R.GRADCAM_ABOVE_CHANCE.part("derived").control(variant): int(r["above"]),
+                    R.GRADCAM_MASS.part("derived").control(variant): float(r["mass"])})
+    derived = summary[summary["ground_truth"] == "derived"]
+    model = derived[derived["sign"] != "-"]
+    out.update({R.MAPS_ABOVE_CHANCE: int((model["verdict"] == VERDICTS[0]).sum()),
+                R.MAPS_SCORED: len(model), R.N_EMPTY_MAPS: int(main.loc["derived", "empty"]),
+                R.N_EMPTY_MAPS.part("all"): int(model["empty"].sum()),
+                R.N_MAPS: int(derived["maps"].sum())})
+    a = agreement.set_index(["map", "sign"])
+    for key, result in ((("gradcam", "high"), R.GRADCAM_MODEL_TRUTH),
+                        ((FINER, "high"), R.GRADCAM_MODEL_TRUTH.part("finer"))):
+        out.update({result: float(a.loc[key, "spearman"])} if key in a.index else {})
+    if ("gradcam", "high") in a.index:
+        out.update({R.GRADCAM_MODEL_TRUTH.part(k): float(a.loc[("gradcam", "high"), k])
+                    for k in ("lo", "hi", "undefined")})
     return out
