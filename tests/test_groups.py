@@ -1,5 +1,7 @@
-"""Group comparisons (facexai.groups) on constructed predictions whose per-group accuracy is known,
-and the one false-discovery family against the Benjamini-Hochberg step-up rule written out."""
+"""Group comparisons (facexai.groups) on constructed predictions whose per-group accuracy and
+calibration are known, the one false-discovery family (r, MAE and signed-error tests together)
+against the Benjamini-Hochberg step-up rule written out, and the power columns against
+facexai.group_tests' formulas."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +9,10 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
+from facexai import group_tests
+from facexai.group_tests import gap_over_seeds
 from facexai.groups import (GAP_COLUMNS, compare_groups, describe_gap, fdr_verdicts, group_gaps,
-                            group_metrics)
+                            group_metrics, signed_errors)
 
 HALF_NORMAL = np.sqrt(2 / np.pi)   # E|e| / sd for normal errors e
 
@@ -77,7 +81,9 @@ def test_a_known_gap_is_found_with_its_size():
     true_mae_gap = np.abs(e).mean() - 0.2 * HALF_NORMAL
     assert row["r_gap_lo"] <= true_r_gap <= row["r_gap_hi"]
     assert row["mae_gap_lo"] <= true_mae_gap <= row["mae_gap_hi"]
-    assert row["r_p"] == pytest.approx(1 / 301) and row["mae_p"] == pytest.approx(1 / 301)
+    # the range of r is never as large under shuffled labels; the tests over all groups agree
+    assert row["r_p_range"] == pytest.approx(1 / 301) and row["r_gap"] > row["r_gap_chance"]
+    assert row["r_p"] < 1e-6 and row["mae_p"] < 1e-6
     metrics = group_metrics(truth, pred, group, n_boot=200).set_index(["attribute", "group"])
     b = metrics.loc[("x", "b")]
     assert b["mean_error_lo"] <= 0.5 <= b["mean_error_hi"]   # b is over-rated by 0.5
@@ -110,17 +116,50 @@ def test_small_and_missing_groups_are_left_out():
 
 def test_fdr_verdicts_are_one_step_up_family_over_rows_and_metrics():
     rng = np.random.default_rng(4)
-    gaps = pd.DataFrame({"r_p": np.r_[rng.uniform(0, 0.004, 6), rng.uniform(size=34)],
+    gaps = pd.DataFrame({"attribute": [f"a{i}" for i in range(40)],
+                         "r_p": np.r_[rng.uniform(0, 0.004, 6), rng.uniform(size=34)],
                          "mae_p": rng.uniform(size=40)})
-    out = fdr_verdicts(gaps, alpha=0.05)
-    union = _bh_rejections(np.r_[gaps["r_p"], gaps["mae_p"]], 0.05)
-    assert np.array_equal(out["verdict"] == "gap", union[:40] | union[40:])
+    signed = pd.DataFrame({"attribute": [f"a{i}" for i in range(40)] * 2,
+                           "p": np.r_[rng.uniform(size=36), rng.uniform(0, 1e-4, 4),
+                                      rng.uniform(size=40)],
+                           "error_offset": rng.normal(size=80), "mirror": False})
+    out, s = fdr_verdicts(gaps, signed, alpha=0.05)
+    union = _bh_rejections(np.r_[gaps["r_p"], gaps["mae_p"], signed["p"]], 0.05)
+    by_row = union[:40] | union[40:80] | union[80:120] | union[120:]
+    assert np.array_equal(out["verdict"] == "gap", by_row)
+    assert np.array_equal(s["verdict"] != "calibrated", union[80:])
+    assert (s.loc[s["verdict"] == "over-rated", "error_offset"] > 0).all()
     assert (out["r_q"] >= out["r_p"] - 1e-12).all()
-    only_r = fdr_verdicts(gaps, alpha=0.05, tested=["r"])
+    only_r, none = fdr_verdicts(gaps, alpha=0.05, tested=["r"])
+    assert none is None
     assert np.array_equal(only_r["verdict"] == "gap", _bh_rejections(gaps["r_p"], 0.05))
-    assert only_r["mae_q"].isna().all()
+    assert only_r["mae_q"].isna().all() and only_r["signed_q"].isna().all()
     with pytest.raises(ValueError, match="tested"):
         fdr_verdicts(gaps, tested=["auc"])
+
+
+def test_a_mirror_test_is_counted_once():
+    gaps = pd.DataFrame({"attribute": ["x"], "r_p": [0.5], "mae_p": [0.5]})
+    signed = pd.DataFrame({"attribute": ["x", "x"], "p": [0.01, 0.01], "error_offset": [1, -1],
+                           "mirror": [False, True]})
+    _, s = fdr_verdicts(gaps, signed, alpha=0.05)
+    # a family of three tests (r, MAE, one signed): q = 0.01 * 3 / 1
+    assert s["q"].tolist() == pytest.approx([0.03, 0.03])
+    assert s["verdict"].tolist() == ["over-rated", "under-rated"]
+
+
+def test_signed_errors_show_shrinkage_and_a_known_offset():
+    rng = np.random.default_rng(6)
+    n = 600
+    group = np.where(np.arange(n) < n // 2, "a", "b")
+    truth = pd.DataFrame({"x": rng.normal(5, 1, n) + np.where(group == "a", 0.5, -0.5)})
+    pred = 5 + 0.5 * (truth - 5) + rng.normal(0, 0.3, (n, 1))   # shrunk halfway to the mean
+    s = signed_errors(truth, pred, group).set_index("group")
+    # group a is rated 0.5 above the mean: the model under-rates it by about half of that, so its
+    # error is about 0.5 below group b's
+    assert s.loc["a", "rating_offset"] == pytest.approx(0.5, abs=0.1)
+    assert s.loc["a", "error_offset"] == pytest.approx(-0.5, abs=0.1)
+    assert s.loc["a", "p"] < 1e-6 and s.loc["b", "mirror"] and not s.loc["a", "mirror"]
 
 
 def _demographics(n, seed=1):
@@ -136,7 +175,8 @@ def test_compare_groups_tests_every_variable_in_one_family():
     kw = dict(n_boot=50, n_permutations=100, min_size=20, seed=7)
     c = compare_groups(truth, pred, demo, ["sex", "tone", "unknown", "age"], alpha=0.05, **kw)
     assert c.variables == ["sex", "tone"] and c.absent == ["unknown", "age"]
-    assert list(c.gaps.columns) == ["variable", *GAP_COLUMNS] and len(c.gaps) == 4
+    assert list(c.gaps.columns) == ["variable", *GAP_COLUMNS[:-1], "r_detectable", "verdict"]
+    assert len(c.gaps) == 4
     # each variable's numbers are those of a call on it alone (same seed)
     for v in c.variables:
         alone = group_gaps(truth, pred, demo[v], **kw).set_index("attribute")
@@ -144,8 +184,13 @@ def test_compare_groups_tests_every_variable_in_one_family():
         np.testing.assert_allclose(part[["r_gap", "r_p", "mae_p"]].to_numpy(float),
                                    alone[["r_gap", "r_p", "mae_p"]].to_numpy(float))
         assert set(c.metrics.loc[c.metrics["variable"] == v, "group"]) == set(demo[v])
-    union = _bh_rejections(np.r_[c.gaps["r_p"], c.gaps["mae_p"]], 0.05)
-    assert np.array_equal(c.gaps["verdict"] == "gap", union[:4] | union[4:])
+    own = c.signed[~c.signed["mirror"].astype(bool)]
+    assert c.family_size == 8 + len(own) and len(own) == 2 + 2 * 3   # sex once, tone per group
+    union = _bh_rejections(np.r_[c.gaps["r_p"], c.gaps["mae_p"], own["p"]], 0.05)
+    signed_hit = own.assign(hit=union[8:]).groupby(["variable", "attribute"])["hit"].any()
+    by_row = union[:4] | union[4:8] | np.array(
+        [signed_hit[(v, a)] for v, a in zip(c.gaps["variable"], c.gaps["attribute"])])
+    assert np.array_equal(c.gaps["verdict"] == "gap", by_row)
     assert c.n_gaps == int((c.gaps["verdict"] == "gap").sum())
     summary = c.per_variable()
     assert summary.loc["sex", "gaps"] == c.gaps.query("variable == 'sex'")["verdict"].eq("gap").sum()
@@ -160,3 +205,38 @@ def test_compare_groups_with_nothing_to_compare():
     truth, pred, _ = _data(n=60)
     c = compare_groups(truth, pred, _demographics(60), ["unknown"], n_boot=20, n_permutations=10)
     assert c.variables == [] and c.gaps.empty and c.largest("r") is None and c.n_gaps == 0
+
+
+def test_power_columns_follow_the_formulas_and_low_power_is_inconclusive():
+    truth, pred, _ = _data(n=200, noise=(0.6, 0.6), seed=8)
+    demo = _demographics(200)
+    c = compare_groups(truth, pred, demo, ["sex", "tone"], n_boot=20, n_permutations=10,
+                       min_size=20, max_detectable=0.05)
+    assert c.test_level == pytest.approx(0.05 / c.family_size)
+    row = c.gaps.query("variable == 'tone' and attribute == 'x'").iloc[0]
+    sizes = demo["tone"].value_counts().to_numpy()
+    r0 = pearsonr(truth["x"], pred["x"])[0]
+    assert row["r_detectable"] == pytest.approx(
+        group_tests.detectable_r_gap(sizes, r0, c.test_level))
+    s = c.signed.query("variable == 'sex' and attribute == 'y' and group == 'a'").iloc[0]
+    err = pred["y"] - truth["y"]
+    assert s["detectable_shift"] == pytest.approx(group_tests.detectable_shift(
+        100, 100, err.std(), c.test_level) / truth["y"].std())
+    assert c.detectable_shift("sex", "a", ["y"]) == pytest.approx(s["detectable_shift"])
+    # 200 faces cannot detect an r gap of 0.05: every row without a gap is inconclusive
+    assert set(c.gaps["verdict"]) <= {"gap", "inconclusive"}
+    assert c.min_detectable_gap == pytest.approx(c.gaps["r_detectable"].median())
+    lax = compare_groups(truth, pred, demo, ["sex"], n_boot=20, n_permutations=10, min_size=20,
+                         max_detectable=0.9)
+    assert "inconclusive" not in set(lax.gaps["verdict"])
+
+
+def test_gap_over_seeds_is_the_r_gap_of_each_prediction():
+    truth, pred, group = _data(n=200)
+    other = pred + np.random.default_rng(1).normal(0, 0.3, pred.shape)
+    gaps = gap_over_seeds(truth, [pred, other], group, "x", "a", "b")
+    m = group == "a"
+    expect = pearsonr(truth["x"][m], other["x"][m])[0] - pearsonr(truth["x"][~m], other["x"][~m])[0]
+    assert gaps.shape == (2,) and gaps[1] == pytest.approx(expect)
+    with pytest.raises(ValueError, match="best/worst"):
+        gap_over_seeds(truth, [pred], group, "x", "a", "zzz")

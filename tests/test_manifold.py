@@ -161,9 +161,12 @@ def test_weak_verdict_when_significant_but_small():
     assert out["verdict"] == "weak" and 0 < out["gain"] < 0.2
 
 
-def test_one_class_labels_have_no_structure():
+def test_one_class_labels_are_not_testable():
     out = separation_test(np.random.default_rng(0).normal(size=(20, 2)), np.ones(20, bool))
-    assert out["verdict"] == "none" and np.isnan(out["p_value"])
+    assert out["verdict"] == "not testable" and np.isnan(out["p_value"])
+    one = np.r_[np.ones(19, bool), False]                  # a class of one point: no test either
+    assert separation_test(np.random.default_rng(0).normal(size=(20, 2)), one)["verdict"] == \
+        "not testable"
     assert np.isnan(silhouette(np.zeros((20, 2)), np.ones(20)))
 
 
@@ -183,3 +186,34 @@ def test_quality_table_has_a_row_per_space():
     test = separation_test(emb["pca"], labels, n_permutations=50)
     assert table.loc["pca", "p_value"] == test["p_value"]
     assert table["knn_balanced_accuracy"].dtype == float
+
+
+def test_embedding_settings_are_the_keywords_per_method():
+    from facexai.manifold import embedding_settings
+
+    assert embedding_settings(20.0, 40, 0.1) == {"tsne": {"perplexity": 20.0},
+                                                  "umap": {"n_neighbors": 40, "min_dist": 0.1}}
+
+
+def test_in_sample_numbers_text_and_table_on_a_constructed_comparison():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from facexai.manifold import in_sample_numbers, in_sample_table, in_sample_text
+
+    agree = pd.DataFrame({"in-sample": [0.9, 0.7], "held-out": [0.6, 0.5]}, index=["a", "b"])
+    verdicts = pd.DataFrame({"in-sample": ["structure", "none"], "held-out": ["none", "none"]},
+                            index=["a", "b"])
+    c = SimpleNamespace(agreement=agree, verdicts=verdicts, seen_share=0.8, n_rows=100)
+    assert in_sample_numbers(c) == pytest.approx((0.8, 0.8, 0.55)) and in_sample_numbers(None) == ()
+    assert in_sample_text(c) == ("100 rows, of which **80%** were used for training or model "
+                                 "selection. The predicted side agrees with the raters' side for "
+                                 "80.0% of the in-sample rows and 55.0% of the held-out rows "
+                                 "(mean over pairs).")
+    assert "switched off" in in_sample_text(None) and in_sample_table(None) is None
+    table = in_sample_table(c)
+    assert list(table.columns) == [("agreement with raters", "in-sample"),
+                                   ("agreement with raters", "held-out"),
+                                   ("separation", "in-sample"), ("separation", "held-out")]
+    assert table.loc["b", ("separation", "in-sample")] == "none"

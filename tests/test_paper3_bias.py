@@ -35,3 +35,19 @@ def test_group_figure_has_one_panel_per_variable_and_one_series_per_group():
         sizes = c.counts.loc["age_group", "faces"]
         assert labels == [f"{g} (n={sizes[g]})" for g in sorted(sizes.index)]
         plt.close(fig)
+
+
+def test_shrinkage_figure_draws_each_variable_and_fills_the_significant_groups():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = _comparison()
+    fig = charts.shrinkage_figure(c.signed, 0.05)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sex", "age group"]
+    own = c.signed[~c.signed["mirror"].astype(bool)]
+    # two collections per variable (open: not significant; filled: significant), every point once
+    assert sum(len(col.get_offsets()) for col in ax.collections) == len(own)
+    plt.close(fig)

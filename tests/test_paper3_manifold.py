@@ -34,7 +34,15 @@ def test_pair_design_is_the_papers():
     assert pe.antonym("attractive") == "unattractive" and pe.antonym("unattractive") == "attractive"
     assert pe.pair_name("unattractive") == "unattractive/attractive"
     assert x.shape == (50, 38) and "attractive" not in columns and "unattractive" not in columns
-    np.testing.assert_array_equal(labels, scores["attractive"] > scores["unattractive"])
+    # the label: the standardised difference of the poles, written out
+    z = lambda c: (scores[c] - scores[c].mean()) / scores[c].std(ddof=0)  # noqa: E731
+    np.testing.assert_array_equal(labels, z("attractive") - z("unattractive") > 0)
+    # a pair the network rates on one side only: raw comparison gives one class, this one two
+    shrunk = scores.assign(unattractive=scores["attractive"] - 10)
+    assert (shrunk["attractive"] > shrunk["unattractive"]).all()
+    assert 0 < pe.pair_design(shrunk, "attractive")[1].mean() < 1
+    # a constant pole: one class, not testable
+    assert not pe.pair_design(scores.assign(unattractive=1.0), "attractive")[1].any()
     np.testing.assert_allclose(x[:, 0], (scores[columns[0]] - scores[columns[0]].mean())
                                / scores[columns[0]].std(ddof=0))
     with pytest.raises(ValueError, match="unknown attribute"):
@@ -145,8 +153,11 @@ def test_in_sample_comparison_against_a_written_out_agreement():
     assert out.seen_share == pytest.approx(np.isin(Data.split[orig], ["train", "val"]).mean())
     pos, neg = "attractive", "unattractive"
     for name, rows in (("in-sample", orig), ("held-out", test)):
-        predicted = scores[pos].to_numpy()[rows] > scores[neg].to_numpy()[rows]
-        rated = ratings[pos].to_numpy()[rows] > ratings[neg].to_numpy()[rows]
+        def side(frame):   # standardised difference over the rows, written out
+            a, b = frame[pos].to_numpy()[rows], frame[neg].to_numpy()[rows]
+            return (a - a.mean()) / a.std() - (b - b.mean()) / b.std() > 0
+
+        predicted, rated = side(scores), side(ratings)
         assert out.agreement.loc[f"{pos}/{neg}", name] == pytest.approx((predicted == rated).mean())
     assert out.verdicts.shape == (len(PAIRS), 2)
 

@@ -138,10 +138,11 @@ def test_settings_helpers_pick_the_notebook_parameters():
 
 # -- one declaration of every setting ------------------------------------------------------------
 
-def test_every_setting_is_a_data_or_a_model_setting_with_a_default_inside_its_bounds():
+def test_every_setting_is_a_data_model_or_seeds_setting_with_a_default_inside_its_bounds():
     defaults = Paper3Settings()
-    assert set(paper3.DATA_SETTINGS) | set(paper3.MODEL_SETTINGS) == {f.name for f in
-                                                                    fields(Paper3Settings)}
+    assert set(paper3.DATA_SETTINGS) | set(paper3.MODEL_SETTINGS) | {"n_seeds"} == {
+        f.name for f in fields(Paper3Settings)}
+    assert paper3.seed_settings({"n_seeds": 3, "seed": 1}) == {"n_seeds": 3}
     for f in fields(Paper3Settings):
         assert f.metadata["param"].check(f.name, getattr(defaults, f.name)) == getattr(defaults, f.name)
 

@@ -1,7 +1,8 @@
 """Feature manifolds: features from any layer, seeded embeddings, and one table of numbers for them.
 
 Papers read cluster structure off t-SNE and UMAP pictures. Here every embedding is seeded and comes
-with measured quality, so a chapter can say "cluster structure" or "none" with a number:
+with measured quality, so a chapter can say how well a label is separated with a number (whether
+a cloud has clusters at all is :mod:`facexai.clusters`' test against a Gaussian null):
 
 * :func:`layer_features` - a layer's activations for a dataset (a forward hook, batched);
   :func:`penultimate_features` - those of the layer that feeds the last dense layer (the features a
@@ -16,7 +17,11 @@ with measured quality, so a chapter can say "cluster structure" or "none" with a
 * :func:`embed_many`, :func:`labelled_embeddings`, :func:`network_embeddings` - labelled designs
   (features with a binary label) embedded by several methods with a paper's settings, with their
   numbers (:class:`LabelledEmbeddings`); the designs may be the penultimate features of each
-  network of a fitted regressor.
+  network of a fitted regressor;
+* :func:`embedding_settings` - the per-method keywords of :func:`embed`;
+  :func:`in_sample_numbers`, :func:`in_sample_text`, :func:`in_sample_table` - an in-sample
+  against held-out comparison (a paper's protocol that predicted its training images) in numbers,
+  words and a table.
 """
 from __future__ import annotations
 
@@ -31,8 +36,9 @@ from torch import nn
 
 from . import stats
 
-#: Verdicts of :func:`separation_test`, strongest first.
-VERDICTS: tuple[str, ...] = ("structure", "weak", "none")
+#: Verdicts of :func:`separation_test`, strongest first; a label with a class of fewer than two
+#: points is "not testable" (never "none").
+VERDICTS: tuple[str, ...] = ("structure", "weak", "none", "not testable")
 
 
 def layer_features(model: nn.Module, x: torch.Tensor, layer: str | None = None, *,
@@ -229,8 +235,8 @@ def separation_test(points: np.ndarray, labels, *, k: int = 15, n_permutations: 
     and its p-value is :func:`facexai.stats.permutation_p`.
 
     Verdict rule: ``"structure"`` if the p-value is below ``alpha`` **and** the accuracy exceeds the
-    null mean by at least ``min_gain``; ``"weak"`` if only the first holds; ``"none"`` otherwise
-    (also when a class has fewer than 2 members).
+    null mean by at least ``min_gain``; ``"weak"`` if only the first holds; ``"none"`` otherwise;
+    ``"not testable"`` when a class has fewer than 2 members (one-class labels carry no test).
 
     Returns
     -------
@@ -247,7 +253,7 @@ def separation_test(points: np.ndarray, labels, *, k: int = 15, n_permutations: 
     out = {"knn_balanced_accuracy": np.nan, "null_mean": np.nan, "null_q95": np.nan,
            "gain": np.nan, "p_value": np.nan,
            "minority_share": float(counts.min() / counts.sum()) if len(counts) > 1 else 0.0,
-           "verdict": "none"}
+           "verdict": "not testable"}
     if len(counts) < 2 or counts.min() < 2:
         return out
     nbrs = _neighbours(points, k)
@@ -369,3 +375,43 @@ def network_embeddings(fitted, x: torch.Tensor, labels: Mapping, methods=("pca",
         designs.update({a: (features, labels[a], points) for a, _ in members})
     return labelled_embeddings({a: designs[a] for a in labels}, names=names, level=level,
                                seed=seed, **rules)
+
+
+def embedding_settings(perplexity: float = 30.0, n_neighbors: int = 15,
+                       min_dist: float = 0.1) -> dict[str, dict]:
+    """Keywords of :func:`embed` per method (``embed_many``'s ``settings``): t-SNE's
+    ``perplexity``, UMAP's ``n_neighbors`` and ``min_dist``."""
+    return {"tsne": {"perplexity": perplexity},
+            "umap": {"n_neighbors": n_neighbors, "min_dist": min_dist}}
+
+
+def in_sample_numbers(comparison) -> tuple[float, ...]:
+    """``(seen share, agreement in-sample, agreement held-out)`` of an in-sample comparison
+    (an object with ``seen_share`` and ``agreement``, a frame of pairs x ``"in-sample"`` /
+    ``"held-out"``; agreements averaged over pairs); ``()`` for None (not run)."""
+    if comparison is None:
+        return ()
+    agree = comparison.agreement
+    return (comparison.seen_share, float(agree["in-sample"].mean()),
+            float(agree["held-out"].mean()))
+
+
+def in_sample_text(comparison) -> str:
+    """An in-sample comparison in words (``comparison``: with ``n_rows``, ``seen_share`` and
+    ``agreement``; see :func:`in_sample_numbers`), or that it was switched off (None)."""
+    if comparison is None:
+        return "The in-sample comparison is switched off (`in_sample = False`)."
+    seen, inside, held_out = in_sample_numbers(comparison)
+    return (f"{comparison.n_rows} rows, of which **{seen:.0%}** were used for training or model "
+            f"selection. The predicted side agrees with the raters' side for {inside:.1%} of the "
+            f"in-sample rows and {held_out:.1%} of the held-out rows (mean over pairs).")
+
+
+def in_sample_table(comparison) -> pd.DataFrame | None:
+    """Per pair: the agreement with the raters (rounded to 3 digits) and the separation verdicts
+    of an in-sample comparison (``agreement``, ``verdicts``: pairs x sets of rows); None for
+    None."""
+    if comparison is None:
+        return None
+    return pd.concat({"agreement with raters": comparison.agreement.round(3),
+                      "separation": comparison.verdicts}, axis=1)

@@ -1,9 +1,6 @@
-"""Paper 3 (Xiao 2024): VGG16 regressions of 40 psychological attributes of faces.
-
-Only the paper's own parts, on the study core: :mod:`.schema` (its settings and notebook schemas),
-:mod:`.protocol` (its split and its VGG16s), :mod:`.metrics` (its table),
-:mod:`.baselines`, :mod:`.heatmaps` (its Grad-CAM protocol), :mod:`.pair_embeddings` (its
-embeddings of antonym pairs), :mod:`.claims`, :mod:`.results` (recorded names), :mod:`.figures`.
+"""Paper 3 (Xiao 2024): VGG16 regressions of 40 psychological attributes of faces. Only the
+paper's own parts, on the study core: its settings and schemas, protocol, table, baselines, Grad-CAM
+protocol, embeddings of antonym pairs, claims, recorded names and figures.
 """
 from __future__ import annotations
 
@@ -13,9 +10,10 @@ import importlib
 #: (PEP 562), so that reading the schema (:mod:`.schema`, which profile validation imports in
 #: every notebook kernel and sweep point) does not load torch.
 _NAMES = {"ATTRIBUTES": "..ratings", "to_tensor": "..ratings",
-          **dict.fromkeys(("CAM_LAYER", "fit_or_load", "load_data", "split_labels"), ".protocol"),
+          **dict.fromkeys(("CAM_LAYER", "fit_or_load", "fit_seeds", "load_data", "split_labels"),
+                        ".protocol"),
           **dict.fromkeys(("DATA_SETTINGS", "MODEL_SETTINGS", "Paper3Settings", "data_settings",
-                           "model_settings"), ".schema")}
+                           "model_settings", "seed_settings"), ".schema")}
 _SUBMODULES = ("baselines", "claims", "figures", "heatmaps", "metrics", "pair_embeddings",
                "protocol", "results", "schema")
 __all__ = [*_NAMES, *_SUBMODULES]

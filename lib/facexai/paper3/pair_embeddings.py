@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import manifold
-from ..synth.attributes import PAIRS
+from .. import clusters, manifold
+from ..synth.attributes import PAIRS, antonym, pair_name
 
 __all__ = ["PAPER_SETTINGS", "InSample", "all_pairs", "antonym", "deep_embeddings", "embed_pairs",
            "in_sample_comparison", "original_rows", "pair_design", "pair_name"]
@@ -26,20 +26,6 @@ __all__ = ["PAPER_SETTINGS", "InSample", "all_pairs", "antonym", "deep_embedding
 #: The paper's embedding settings: dimensions of each method, and UMAP's neighbours and min_dist.
 PAPER_SETTINGS = {"pca": {"n_components": 2}, "tsne": {"n_components": 2},
                   "umap": {"n_components": 3, "n_neighbors": 40, "min_dist": 0.1}}
-
-
-def antonym(attribute: str) -> str:
-    """The other column of ``attribute``'s bipolar pair (``"attractive"`` -> ``"unattractive"``)."""
-    for a, b in PAIRS:
-        if attribute in (a, b):
-            return b if attribute == a else a
-    raise ValueError(f"unknown attribute {attribute!r}; the pairs are "
-                     + ", ".join(f"{a}/{b}" for a, b in PAIRS))
-
-
-def pair_name(attribute: str) -> str:
-    """``"attribute/antonym"``, the name of a pair in the tables."""
-    return f"{attribute}/{antonym(attribute)}"
 
 
 def original_rows(n: int = 2222, seed: int = 42) -> np.ndarray:
@@ -55,7 +41,9 @@ def pair_design(scores: pd.DataFrame, attribute: str, other: str | None = None
                 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The paper's features, label and feature columns for the pair of ``attribute`` and ``other``
     (default: its :func:`antonym`) in predicted ``scores`` (N, 40): the other columns, each scaled
-    to zero mean and unit variance (``StandardScaler``); ``scores[attribute] > scores[other]``."""
+    to zero mean and unit variance (``StandardScaler``); the label: the standardised difference,
+    :func:`facexai.clusters.pair_sides` (the paper's ``scores[attribute] > scores[other]`` is one
+    class for shrunk outputs)."""
     from sklearn.preprocessing import StandardScaler
 
     other = other or antonym(attribute)
@@ -66,7 +54,7 @@ def pair_design(scores: pd.DataFrame, attribute: str, other: str | None = None
     values = scores[columns].to_numpy(float)
     if not np.isfinite(values).all():
         raise ValueError("scores hold missing or infinite values")
-    labels = (scores[attribute] > scores[other]).to_numpy()
+    labels = clusters.pair_sides(scores[attribute], scores[other])
     return StandardScaler().fit_transform(values), labels, columns
 
 
@@ -125,8 +113,8 @@ def in_sample_comparison(fitted, data, held_out: np.ndarray, held_out_scores: pd
     """The paper's rows (:func:`original_rows`, mostly training images) against held-out rows.
 
     For every pair and both sets of rows: how often the predicted side of the pair agrees with the
-    side the raters chose (``data.ratings``), and :func:`facexai.manifold.separation_test` in the 38
-    features (``rules``: its ``k``, ``n_permutations``, ``alpha``, ``min_gain``).
+    side the raters chose (``data.ratings``; sides by :func:`facexai.clusters.pair_sides`), and
+    :func:`facexai.manifold.separation_test` in the 38 features (``rules``: its ``k``, ...).
     """
     orig = original_rows(len(data.split))
     sets = (("in-sample", orig, fitted.predict(data.images[orig])),
@@ -135,7 +123,7 @@ def in_sample_comparison(fitted, data, held_out: np.ndarray, held_out_scores: pd
     for pos, neg in PAIRS:
         for name, idx, scores in sets:
             features, labels, _ = pair_design(scores, pos, neg)
-            rated = data.ratings[pos].to_numpy()[idx] > data.ratings[neg].to_numpy()[idx]
+            rated = clusters.pair_sides(*data.ratings[[pos, neg]].to_numpy()[idx].T)
             q = manifold.separation_test(features, labels, seed=seed, **rules)
             rows.append({"pair": f"{pos}/{neg}", "rows": name,
                          "agreement with raters": (labels == rated).mean(),

@@ -1,12 +1,10 @@
 """Paper 3's training protocol: VGG16 regressions of the 40 attributes (:mod:`facexai.regressors`).
 
 [P3] ``Psychology/main.py`` trains one VGG16 per attribute (``protocol="per_attribute"``): MSE on
-the raw 1-9 ratings, Adam (lr 5e-4, weight decay 5e-4), batch 40, early stopping after
-``patience`` epochs without a better validation Pearson r, the best weights kept, optionally the
-code's ``CosineAnnealingLR(T_max=200)``. The default build trains one 40-output VGG16
-(``"multi"``). Settings and defaults: :class:`facexai.paper3.schema.Paper3Settings`. The data:
-:func:`load_data`, with the split of the paper's code (1,421/356/445 of 2,222 rows, seed 42:
-:func:`split_labels`).
+the raw ratings, Adam (lr and weight decay 5e-4), batch 40, early stopping on the validation r
+(best weights kept), optionally ``CosineAnnealingLR(T_max=200)``. The default build trains one
+40-output VGG16 (``"multi"``), from several seeds (:func:`fit_seeds`). Settings:
+:class:`facexai.paper3.schema.Paper3Settings`; data: :func:`load_data` with the code's split.
 """
 from __future__ import annotations
 
@@ -20,7 +18,7 @@ from ..models import last_maxpool
 from ..ratings import AttributeData
 from .schema import Paper3Settings
 
-__all__ = ["CAM_LAYER", "fit_or_load", "load_data", "split_labels"]
+__all__ = ["CAM_LAYER", "fit_or_load", "fit_seeds", "load_data", "split_labels"]
 
 #: Grad-CAM layer of the paper (``model.vgg16.features[30]``: VGG16's last max-pool), as a dotted
 #: name inside the modules ``Fitted.explainable`` returns (``net.features.43`` with batch norm).
@@ -57,6 +55,14 @@ def fit_or_load(data: AttributeData, *, attributes: Sequence[str] | None = None,
         options=regressors.fit_options(c, optimizer="adam", t_max=200),
         code=("paper3/protocol.py",), augment=ratings.augment if c["augment"] else None,
         cache=cache, device=device, threads=threads, progress=progress, cam_layer=last_maxpool)
+
+
+def fit_seeds(data: AttributeData, n_seeds: int = 3, **settings: Any) -> regressors.SeedFits:
+    """:func:`fit_or_load` once per training seed (``seed``, ``seed + 1``, ...; each model cached
+    on its own): :class:`facexai.regressors.SeedFits`. ``settings``: as :func:`fit_or_load`."""
+    seed = settings.pop("seed", Paper3Settings.seed)
+    return regressors.fit_seeds(lambda seed: fit_or_load(data, seed=seed, **settings), n_seeds,
+                                seed)
 
 
 def split_labels(n: int, seed: int = 42) -> np.ndarray:

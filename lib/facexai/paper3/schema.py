@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..params import Param, register
-from ..settings import GROUP_COMPARISON, STRUCTURE_RULE, RegressorSettings
+from ..settings import (BIAS_CONTROLS, CLUSTER_TEST, GROUP_COMPARISON, STRUCTURE_RULE,
+                        RegressorSettings)
 # the 40 attribute columns and their 20 bipolar pairs (numpy and pandas only; no torch)
 from ..synth.attributes import ATTRIBUTE_COLUMNS, PAIRS
 
-__all__ = ["DATA_SETTINGS", "MODEL_SETTINGS", "Paper3Settings", "data_settings", "model_settings"]
+__all__ = ["DATA_SETTINGS", "MODEL_SETTINGS", "Paper3Settings", "data_settings", "model_settings",
+           "seed_settings"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ DATA_SETTINGS, MODEL_SETTINGS = Paper3Settings.names("data"), Paper3Settings.nam
 #: notebook's parameters (a run or a dict), :meth:`facexai.params.Settings.pick`.
 data_settings = partial(Paper3Settings.pick, "data")
 model_settings = partial(Paper3Settings.pick, "model")
+#: ``seed_settings(params)``: ``{"n_seeds": ...}``, for :func:`facexai.paper3.fit_seeds`.
+seed_settings = partial(Paper3Settings.pick, "seeds")
 
 
 # -- the notebooks' schemas: the shared settings, then each section's own --------------------
@@ -40,9 +44,9 @@ register(
     "paper3_predictive",
     **Paper3Settings.params(),
     baselines=Param("str_list", "baselines fitted beside VGG16",
-                    choices=("hist_svr", "lbp_svr", "hog_svr", "landmarks")),
-    reliability_splits=Param("int", "random rater splits averaged in the split-half noise "
-                             "ceilings", lo=1, hi=1000),
+                    choices=("hist_svr", "lbp_svr", "hog_svr", "landmarks", "landmarks_exact")),
+    landmark_noise=Param("float", "annotator jitter SD of the landmarks, in IODs", lo=0.0, hi=0.5),
+    reliability_splits=Param("int", "rater splits of the noise ceilings", lo=1, hi=1000),
     progress=Param("bool", "show training progress bars"),
 )
 
@@ -72,6 +76,7 @@ register(
     umap_min_dist=Param("float", "UMAP min_dist (the paper: 0.1)", lo=0.0, hi=1.0),
     perplexity=Param("float", "t-SNE perplexity", lo=2.0, hi=200.0),
     **STRUCTURE_RULE,
+    **CLUSTER_TEST,
     in_sample=Param("bool", "also show the original code's in-sample protocol, as a deviation"),
 )
 
@@ -79,14 +84,14 @@ register(
     "paper3_bias",
     **Paper3Settings.params(),
     **GROUP_COMPARISON,
+    **BIAS_CONTROLS,
     attributes_shown=Param("str_list", "attributes drawn in the figures",
                            choices=tuple(ATTRIBUTE_COLUMNS)),
 )
 
 register(
     "paper3_claims",
-    r_margin=Param("float", "predictive power holds when the mean test r is at least the paper's "
-                   "mean VGG16 r minus this", lo=0.0, hi=1.0),
-    min_share=Param("float", "a claim about 'the attributes' holds when true for this share of "
-                    "them", lo=0.0, hi=1.0),
+    min_fraction=Param("float", "share of the achievable ceiling for predictive power", lo=0.0,
+                       hi=1.0),
+    min_share=Param("float", "share of the attributes for 'the attributes'", lo=0.0, hi=1.0),
 )

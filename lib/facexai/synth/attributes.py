@@ -37,15 +37,16 @@ import pandas as pd
 
 from .factors import FaceParams
 from .pairs import (_REGION_NAMES, ATTRIBUTE_COLUMNS, COLUMN_INDEX, FACTOR_NAMES, FACTOR_REGIONS,
-                    FACTORS, PAIR_TABLE, PAIRS, Factor, Pair, _regions, factor_vector, pair_of)
+                    FACTORS, PAIR_TABLE, PAIRS, Factor, Pair, _regions, antonym, factor_vector,
+                    pair_name, pair_of)
 from .rating import (HALO, N_RATERS, RATER_BIAS_SD, RATER_NOISE, RATER_NOISE_SPREAD, W, Ratings,
                      check_indices, noise_ceiling, rate, rate_factors, split_half_reliability)
 
 __all__ = ["ADIENCE_GROUPS", "ATTRIBUTE_COLUMNS", "FACTORS", "FACTOR_NAMES", "FACTOR_REGIONS",
            "Factor", "N_RATERS", "PAIRS", "PAIR_TABLE", "Pair", "RATER_BIAS_SD", "RATER_NOISE",
-           "RATER_NOISE_SPREAD", "Ratings", "adience_group", "age_gender_labels", "driver_table",
-           "drivers", "driving_regions", "factor_vector", "noise_ceiling", "rate", "rate_factors",
-           "region_weights", "split_half_reliability"]
+           "RATER_NOISE_SPREAD", "Ratings", "adience_group", "age_gender_labels", "antonym",
+           "driver_table", "drivers", "driving_regions", "factor_vector", "noise_ceiling",
+           "pair_name", "rate", "rate_factors", "region_weights", "split_half_reliability"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -287,3 +287,17 @@ def pair_of(attribute: str) -> tuple[Pair, float]:
         raise KeyError(f"unknown attribute {attribute!r}" + (f"; did you mean {close}?" if close else
                                                                f"; known: {ATTRIBUTE_COLUMNS}"))
     return _PAIR_OF[attribute]
+
+
+def antonym(attribute: str) -> str:
+    """The other column of ``attribute``'s bipolar pair (``"attractive"`` -> ``"unattractive"``)."""
+    for a, b in PAIRS:
+        if attribute in (a, b):
+            return b if attribute == a else a
+    raise ValueError(f"unknown attribute {attribute!r}; the pairs are "
+                     + ", ".join(f"{a}/{b}" for a, b in PAIRS))
+
+
+def pair_name(attribute: str) -> str:
+    """``"attribute/antonym"``, the name of a pair in the tables."""
+    return f"{attribute}/{antonym(attribute)}"
