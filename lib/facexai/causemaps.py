@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from .interventions import model_outputs
 from .synth.attributes import drivers
 from .synth.counterfactual import FACTORS, change_mask, intervene
 from .synth.render import SIZE_MIN, Draws, check_size, render_with_landmarks
@@ -146,17 +147,6 @@ def cause_pairs(params: Sequence, causes: Sequence[str], size: int, render: int)
     return CausePairs(causes, resize_images(a, size), np.stack(changed), np.stack(masks))
 
 
-def _outputs(model: nn.Module, x: torch.Tensor, batch_size: int) -> np.ndarray:
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-                             ).double().numpy()
-    finally:
-        model.train(was_training)
-
-
 def output_effects(model: nn.Module, outputs: Sequence[int], pairs: CausePairs,
                    preprocess: Callable[[np.ndarray], torch.Tensor], batch_size: int = 64
                    ) -> np.ndarray:
@@ -166,6 +156,9 @@ def output_effects(model: nn.Module, outputs: Sequence[int], pairs: CausePairs,
     idx = np.asarray(list(outputs), int)
     if idx.ndim != 1 or not len(idx):
         raise ValueError(f"outputs must list at least one output index, got {outputs!r}")
-    base = _outputs(model, preprocess(pairs.original), batch_size)[:, idx]
-    effects = [base - _outputs(model, preprocess(b), batch_size)[:, idx] for b in pairs.changed]
+    def outputs(images):
+        return model_outputs(model, preprocess(images), batch_size)[:, idx]
+
+    base = outputs(pairs.original)
+    effects = [base - outputs(b) for b in pairs.changed]
     return np.stack(effects).transpose(2, 0, 1)

@@ -195,9 +195,7 @@ def combine_seeds(verdicts: Sequence[str]) -> str:
 
 
 def _standardised_pair(scores: pd.DataFrame, pos: str, neg: str) -> np.ndarray:
-    x = scores[[pos, neg]].to_numpy(float)
-    sd = x.std(0)
-    return (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+    return stats.standardize(scores[[pos, neg]].to_numpy(float))
 
 
 @dataclass
@@ -408,8 +406,7 @@ def dimensionality(features: Sequence, n_components: int = 5) -> pd.DataFrame:
         x = np.asarray(f, float)
         if x.ndim != 2 or x.shape[0] < 2:
             raise ValueError(f"features must be (samples >= 2, columns), got shape {x.shape}")
-        sd = x.std(0)
-        z = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
+        z = stats.standardize(x)
         lam = np.sort(np.clip(np.linalg.eigvalsh(np.cov(z, rowvar=False)), 0, None))[::-1]
         shares = lam / lam.sum() if lam.sum() > 0 else np.full_like(lam, np.nan)
         row = {"participation_ratio": stats.participation_ratio(z)}

@@ -53,9 +53,11 @@ def relevance_mass_accuracy(maps, masks, positive: bool = True) -> np.ndarray:
     """Share of the relevance that lies inside the mask, per map (Arras et al. 2022).
 
     ``R_within / R_total`` over positive relevance only (``positive=False``: absolute values).
-    A map with no positive relevance scores NaN.
+    A map with no positive relevance scores NaN. ``masks`` may also be weighted maps in [0, 1]
+    (``sum(r * t) / sum(r)``: the binary score averaged over every threshold of ``t``).
     """
-    r, m = _maps_masks(maps, masks)
+    r, _ = _maps_masks(maps, masks)
+    m = np.asarray(masks, float).reshape(r.shape)
     r = np.clip(r, 0, None) if positive else np.abs(r)
     total = r.reshape(len(r), -1).sum(1)
     inside = (r * m).reshape(len(r), -1).sum(1)

@@ -23,10 +23,12 @@ from torch import nn
 
 from .synth.counterfactual import change_mask, render_pair
 
-__all__ = ["cause_effects"]
+__all__ = ["cause_effects", "model_outputs"]
 
 
-def _outputs(model: nn.Module, x: torch.Tensor, index: np.ndarray, batch_size: int) -> np.ndarray:
+def model_outputs(model: nn.Module, x: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+    """``(N, outputs)`` in float64: ``model`` on ``x`` in eval mode, in batches, without gradients
+    (the mode is restored; a float64 model keeps its precision)."""
     was_training = model.training
     model.eval()
     try:
@@ -34,7 +36,12 @@ def _outputs(model: nn.Module, x: torch.Tensor, index: np.ndarray, batch_size: i
             out = torch.cat([model(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
     finally:
         model.train(was_training)
-    return out[torch.arange(len(x)), torch.as_tensor(index)].double().numpy()
+    return out.double().numpy()
+
+
+def _outputs(model: nn.Module, x: torch.Tensor, index: np.ndarray, batch_size: int) -> np.ndarray:
+    """Output ``index[i]`` of face ``i``."""
+    return model_outputs(model, x, batch_size)[np.arange(len(x)), np.asarray(index)]
 
 
 def cause_effects(model: nn.Module, params: Sequence, causes: Sequence[str], size: int, *,

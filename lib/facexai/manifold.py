@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from . import stats
+from .stats import standardize
 
 #: Verdicts of :func:`separation_test`, strongest first; a label with a class of fewer than two
 #: points is "not testable" (never "none").
@@ -95,14 +96,6 @@ def penultimate_features(model: nn.Module, x: torch.Tensor, batch_size: int = 64
     """:func:`layer_features` of :func:`penultimate_layer`: the input of the last dense layer for
     every input, ``(N, D)`` float64 (eval mode, no gradients; the model's state is restored)."""
     return layer_features(model, x, penultimate_layer(model), batch_size=batch_size)
-
-
-def standardize(features: np.ndarray) -> np.ndarray:
-    """Every column scaled to zero mean and unit (population) variance; constant columns are only
-    centred."""
-    x = np.asarray(features, float)
-    sd = x.std(0)
-    return (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
 
 
 def pca(features: np.ndarray, n_components: int = 2, seed: int = 0) -> np.ndarray:

@@ -2,10 +2,9 @@
 against the achievable and the noise ceiling, with paired tests and measured controls.
 
 * :func:`seed_r` - test Pearson r per attribute of each training seed's predictions;
-* :func:`oracle_predictions` - the **achievable ceiling** on the synthetic twin: a ridge regression
-  of the rating means on every rendered factor (:func:`facexai.synth.pairs.factor_vector`), fitted
-  on training rows, predicting test rows (the predictions whose r
-  :func:`facexai.synth.ceilings.oracle_ceiling` reports);
+* :func:`oracle_predictions` (:func:`facexai.synth.ceilings.oracle_predictions`) - the
+  **achievable ceiling** on the synthetic twin: a ridge regression of the rating means on every
+  rendered factor, fitted on training rows, predicting test rows;
 * :func:`paired_comparisons` - paired tests of model columns over attributes and over the antonym
   pairs' means (:func:`facexai.stats.paired_test`, :func:`facexai.stats.pair_means`) beside the
   independent-samples t-test, q-values per unit; :func:`describe_paired`, one line of text;
@@ -28,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats
+from .synth.ceilings import oracle_predictions
 
 __all__ = ["CONTROL_MEASURES", "PAPER_COMPARISONS", "PAPER_NAMES", "baseline_table", "best_and_last_epochs", "ceilings", "data_text",
            "describe_paired", "epochs_text", "gap_text", "named_results", "oracle_predictions",
@@ -79,49 +79,6 @@ def seed_r(predictions: Sequence[pd.DataFrame], ratings: pd.DataFrame,
                                 columns=p.columns)
         rows.append(stats.pearson_columns(p, observed))
     return pd.DataFrame(rows, index=pd.Index(seeds, name="seed"))
-
-
-def oracle_predictions(factors, ratings: pd.DataFrame, train: np.ndarray, test: np.ndarray,
-                       alpha: float = 1.0) -> pd.DataFrame:
-    """The oracle's test predictions: ridge regression of every rating column on the rendered
-    factors, fitted on the ``train`` rows (intercept not penalised), applied to the ``test`` rows.
-
-    Parameters
-    ----------
-    factors : sequence of FaceParams, or array (N, F)
-        The faces' generator parameters (``AttributeData.params``) or their factor vectors.
-    ratings : DataFrame (N, C)
-        Rating means of the same rows.
-    train, test : array of int
-        Row positions.
-    alpha : float
-        Ridge penalty on the standardised factors (as
-        :func:`~facexai.synth.ceilings.oracle_ceiling`).
-
-    Returns
-    -------
-    DataFrame
-        Predictions of the test rows, columns as ``ratings``, index ``ratings.index[test]``.
-    """
-    from .synth.pairs import factor_vector
-
-    if factors is None:
-        raise ValueError("factors: no generator parameters (the oracle exists on the twin only)")
-    if not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
-    x = np.asarray(factors, float) if isinstance(factors, np.ndarray) else factor_vector(factors)
-    if len(x) != len(ratings):
-        raise ValueError(f"factors: {len(x)} rows for {len(ratings)} ratings")
-    train, test = np.asarray(train, int), np.asarray(test, int)
-    if len(train) <= 1:
-        raise ValueError(f"train: need at least 2 rows, got {len(train)}")
-    y = ratings.to_numpy(float)
-    design = np.column_stack([np.ones(len(train)), x[train]])
-    penalty = alpha * np.eye(design.shape[1])
-    penalty[0, 0] = 0.0
-    coef = np.linalg.solve(design.T @ design + penalty, design.T @ y[train])
-    pred = np.column_stack([np.ones(len(test)), x[test]]) @ coef
-    return pd.DataFrame(pred, index=ratings.index[test], columns=ratings.columns)
 
 
 def paired_comparisons(table: pd.DataFrame, comparisons: Sequence[tuple[str, str]],

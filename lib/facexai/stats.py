@@ -6,9 +6,9 @@ rating panel (:func:`split_half_reliability`, :func:`noise_ceiling`), bootstrap 
 (:func:`bootstrap_indices`, :func:`bootstrap_mean_ci`, :func:`percentile_interval`),
 Benjamini–Hochberg q-values (:func:`benjamini_hochberg`), permutation p-values
 (:func:`permutation_p`), intervals over training seeds (:func:`seed_interval`, and over seeds and
-faces at once, :func:`hierarchical_interval`), paired tests over attributes or antonym pairs
-(:func:`paired_test`, :func:`pair_means`) and effective dimensionality
-(:func:`participation_ratio`). Each is tested against an independent reference (scipy, statsmodels'
+faces at once, :func:`hierarchical_interval`), standardised columns (:func:`standardize`), paired
+tests over attributes or antonym pairs (:func:`paired_test`, :func:`pair_means`) and effective
+dimensionality (:func:`participation_ratio`). Each is tested against an independent reference (scipy, statsmodels'
 formula written out, or a hand-computed case) in ``tests/test_stats.py``.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 __all__ = ["benjamini_hochberg", "bootstrap_indices", "bootstrap_mean_ci", "hierarchical_interval",
            "noise_ceiling", "paired_test", "pair_means", "participation_ratio", "pearson_along",
            "pearson_columns", "percentile_interval", "permutation_p", "seed_interval",
-           "spearman", "split_half_reliability"]
+           "spearman", "split_half_reliability", "standardize"]
 
 
 def pearson_along(a, b, axis: int = -1) -> np.ndarray:
@@ -285,6 +285,14 @@ def pair_means(values, pairs: Sequence[tuple[str, str]]) -> pd.Series:
     if missing:
         raise ValueError(f"no value for {missing[0]!r} (pairs need both poles)")
     return pd.Series({f"{a}/{b}": (s[a] + s[b]) / 2 for a, b in pairs}, dtype=float)
+
+
+def standardize(features) -> np.ndarray:
+    """Every column scaled to zero mean and unit (population) variance; constant columns are only
+    centred."""
+    x = np.asarray(features, float)
+    sd = x.std(0)
+    return (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
 
 
 def participation_ratio(features) -> float:

@@ -64,14 +64,11 @@ def truth_mass(maps, truth) -> tuple[np.ndarray, np.ndarray]:
         ``sum(r+ * t) / sum(r+)``, 0 for an empty map; ``empty`` True where the map has no
         positive relevance.
     """
-    r, t = _pair(maps, truth)
-    pos = np.clip(r, 0.0, None).reshape(len(r), -1)
-    total = pos.sum(1)
-    inside = (pos * t.reshape(len(t), -1)).sum(1)
-    empty = ~(total > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mass = np.where(empty, 0.0, inside / np.where(empty, 1.0, total))
-    return mass, empty
+    from .faithfulness import relevance_mass_accuracy
+
+    mass = relevance_mass_accuracy(*_pair(maps, truth))
+    empty = np.isnan(mass)
+    return np.where(empty, 0.0, mass), empty
 
 
 def face_chance(truth, face) -> np.ndarray:

@@ -16,24 +16,25 @@ from . import results as R
 from .metrics import PAPER_COLUMNS, paper_table
 
 PAPER = "paper3"
-#: The notebooks whose results the claims read, in the chapter's order.
-SECTIONS: tuple[str, ...] = R.SECTIONS
+SECTIONS: tuple[str, ...] = R.SECTIONS   # the notebooks the claims read, in the chapter's order
 LANDMARKS = R.MEAN_R.part("landmarks")
 
 __all__ = ["PAPER", "SECTIONS", "data_kind"]
 
 
 def data_kind(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """Which data the sections ran on, as they recorded it (``"synthetic twin"``, ...)."""
+    """Which data the sections recorded they ran on (``"synthetic twin"``, ...)."""
     kinds = {r.get("data") for r in results.values() if r and r.get("data")}
     return " / ".join(sorted(kinds)) if kinds else "unknown (no section recorded it)"
 
 
+_PAPER_MEANS = paper_table()[list(PAPER_COLUMNS)].mean()   # read once
+
+
 def _paper_mean(key: str, frame: pd.DataFrame | None = None) -> float:
-    """The mean over attributes of the paper's column ``key`` (a key of :data:`PAPER_COLUMNS`),
-    from the recorded comparison when given, else from the paper's shipped table."""
+    """The mean of the paper's column ``key``, from the recorded ``frame`` or its shipped table."""
     if frame is None:
-        return float(paper_table()[key].mean())
+        return float(_PAPER_MEANS[key])
     return float(columns(frame, R.COMPARISON, PAPER_COLUMNS[key]).iloc[:, 0].mean())
 
 

@@ -1,5 +1,4 @@
-"""Paper 3's figures, on :mod:`facexai.charts`. Each returns a matplotlib figure; the notebook
-saves it (:func:`facexai.figures.save`)."""
+"""Paper 3's figures, on :mod:`facexai.charts`; each returns a matplotlib figure."""
 from __future__ import annotations
 
 import pandas as pd

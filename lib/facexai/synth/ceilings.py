@@ -147,12 +147,45 @@ def fit_halo(x: np.ndarray, real: pd.DataFrame, penalty: float = HALO_PENALTY,
 # The achievable ceiling
 # --------------------------------------------------------------------------------------------
 
-def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
-    """Coefficients (intercept first) of ridge regression; the intercept is not penalised."""
-    design = np.column_stack([np.ones(len(x)), x])
+def oracle_predictions(factors, ratings: pd.DataFrame, train: np.ndarray, test: np.ndarray,
+                       alpha: float = 1.0) -> pd.DataFrame:
+    """The oracle's test predictions: ridge regression of every rating column on the rendered
+    factors, fitted on the ``train`` rows (intercept not penalised), applied to the ``test`` rows.
+
+    Parameters
+    ----------
+    factors : sequence of FaceParams, or array (N, F)
+        The faces' generator parameters (``AttributeData.params``) or their factor vectors.
+    ratings : DataFrame (N, C)
+        Rating means of the same rows.
+    train, test : array of int
+        Row positions.
+    alpha : float
+        Ridge penalty on the standardised factors (as
+        :func:`oracle_ceiling`).
+
+    Returns
+    -------
+    DataFrame
+        Predictions of the test rows, columns as ``ratings``, index ``ratings.index[test]``.
+    """
+    if factors is None:
+        raise ValueError("factors: no generator parameters (the oracle exists on the twin only)")
+    if not alpha >= 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    x = np.asarray(factors, float) if isinstance(factors, np.ndarray) else factor_vector(factors)
+    if len(x) != len(ratings):
+        raise ValueError(f"factors: {len(x)} rows for {len(ratings)} ratings")
+    train, test = np.asarray(train, int), np.asarray(test, int)
+    if len(train) <= 1:
+        raise ValueError(f"train: need at least 2 rows, got {len(train)}")
+    y = ratings.to_numpy(float)
+    design = np.column_stack([np.ones(len(train)), x[train]])
     penalty = alpha * np.eye(design.shape[1])
-    penalty[0, 0] = 0
-    return np.linalg.solve(design.T @ design + penalty, design.T @ y)
+    penalty[0, 0] = 0.0   # the intercept is not penalised
+    coef = np.linalg.solve(design.T @ design + penalty, design.T @ y[train])
+    pred = np.column_stack([np.ones(len(test)), x[test]]) @ coef
+    return pd.DataFrame(pred, index=ratings.index[test], columns=ratings.columns)
 
 
 def oracle_ceiling(faces: Sequence[FaceParams] | np.ndarray, ratings: Ratings,
@@ -177,12 +210,10 @@ def oracle_ceiling(faces: Sequence[FaceParams] | np.ndarray, ratings: Ratings,
     the test rows), ``oracle`` (Pearson r of the ridge prediction with the test means) and
     ``gap`` (ceiling - oracle).
     """
-    x = np.asarray(faces, dtype=float) if isinstance(faces, np.ndarray) else factor_vector(faces)
-    y = ratings.means[_NAMES].to_numpy()
-    train, test = np.asarray(train), np.asarray(test)
-    coef = _ridge(x[train], y[train], alpha)
-    pred = np.column_stack([np.ones(len(test)), x[test]]) @ coef
-    oracle = [np.corrcoef(pred[:, c], y[test, c])[0, 1] for c in range(40)]
+    means = ratings.means[_NAMES]
+    pred = oracle_predictions(faces, means, train, test, alpha).to_numpy()
+    y = means.to_numpy()[np.asarray(test)]
+    oracle = [np.corrcoef(pred[:, c], y[:, c])[0, 1] for c in range(40)]
     ceiling = noise_ceiling(ratings.raw[test], n_splits=n_splits)
     out = pd.DataFrame({"noise_ceiling": ceiling.to_numpy(), "oracle": oracle}, index=_NAMES)
     out["gap"] = out.noise_ceiling - out.oracle
