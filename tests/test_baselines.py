@@ -158,3 +158,14 @@ def test_annotator_landmarks_jitter_in_units_of_the_inter_ocular_distance():
         b.annotator_landmarks(lm, -0.1)
     with pytest.raises(ValueError, match="landmarks"):
         b.annotator_landmarks(lm[:, :10], 0.05)
+
+
+def test_lbp_matches_scikit_image_reference():
+    """An independent reference: scikit-image's own uniform LBP on integer images."""
+    from skimage.feature import local_binary_pattern
+
+    rng = np.random.default_rng(3)
+    for shape, P, R in (((40, 48), 24, 3.0), ((33, 29), 8, 1.0), ((20, 20), 16, 2.0)):
+        img = rng.integers(0, 256, shape).astype(np.uint8)
+        ref = local_binary_pattern(img, P, R, method="uniform")
+        np.testing.assert_array_equal(b.lbp(img, P=P, R=R), ref)

@@ -196,12 +196,23 @@ def _neighbours(points: np.ndarray, k: int) -> np.ndarray:
 
 def _vote_accuracy(neighbours: np.ndarray, codes: np.ndarray, n_classes: int) -> float:
     """Balanced accuracy of the prior-corrected vote, for integer labels ``codes``."""
-    onehot = np.eye(n_classes)[codes]                     # (N, C)
-    prior = onehot.mean(0)
-    share = onehot[neighbours].mean(1)                    # (N, C) share of each class among k
-    predicted = np.argmax(share / prior, axis=1)
-    recalls = [(predicted[codes == c] == c).mean() for c in range(n_classes)]
-    return float(np.mean(recalls))
+    return float(_vote_accuracies(neighbours, codes[None], n_classes)[0])
+
+
+def _vote_accuracies(neighbours: np.ndarray, codes: np.ndarray, n_classes: int,
+                     chunk: int = 50) -> np.ndarray:
+    """:func:`_vote_accuracy` of every row of ``codes`` (B, N): label vectors with the same class
+    counts (the observed labels and their permutations), over one neighbour graph, in chunks."""
+    prior = np.bincount(codes[0], minlength=n_classes) / codes.shape[1]
+    out = []
+    for a in range(0, len(codes), chunk):
+        block = codes[a:a + chunk]                              # (B, N)
+        near = block[:, neighbours]                             # (B, N, k)
+        ratio = np.stack([(near == c).mean(-1) / prior[c] for c in range(n_classes)], -1)
+        hit = np.argmax(ratio, axis=-1) == block                # (B, N)
+        recalls = [(hit & (block == c)).sum(1) / (block == c).sum(1) for c in range(n_classes)]
+        out.append(np.mean(recalls, axis=0))
+    return np.concatenate(out)
 
 
 def knn_balanced_accuracy(points: np.ndarray, labels, k: int = 15) -> float:
@@ -252,8 +263,8 @@ def separation_test(points: np.ndarray, labels, *, k: int = 15, n_permutations: 
     nbrs = _neighbours(points, k)
     observed = _vote_accuracy(nbrs, codes, len(counts))
     rng = np.random.default_rng(seed)
-    null = np.array([_vote_accuracy(nbrs, rng.permutation(codes), len(counts))
-                     for _ in range(n_permutations)])
+    null = _vote_accuracies(nbrs, np.stack([rng.permutation(codes)
+                                            for _ in range(n_permutations)]), len(counts))
     p = stats.permutation_p(observed, null)
     gain = observed - float(null.mean())
     verdict = ("structure" if gain >= min_gain else "weak") if p < alpha else "none"
