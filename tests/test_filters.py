@@ -88,3 +88,74 @@ def test_au_association_finds_a_planted_detector():
     assert t[t.au == "AU2"].js_bits.isna().all()               # never present: undefined
     same = au_association(acts, au, n_permutations=100, seed=1, au_names=["AU0", "AU1", "AU2"])
     assert t.equals(same)
+
+
+def _emotion_confound(seed=0, n_seq=120):
+    """Sequences of 4 emotions with 3 frames each; AU 0 comes with emotion 1 (90 %) and sometimes
+    elsewhere (10 %), AU 1 is independent. Channel 0 copies the emotion (emotion == 1), channel 1
+    copies AU 0, channel 2 is noise."""
+    from facexai.filters import au_association  # noqa: F401
+
+    rng = np.random.default_rng(seed)
+    emotion = np.repeat(rng.integers(0, 4, n_seq), 3)
+    seq = np.repeat(np.arange(n_seq), 3)
+    p0 = np.where(emotion[::3] == 1, 0.9, 0.1)
+    au = np.stack([np.repeat(rng.random(n_seq) < p0, 3), np.repeat(rng.random(n_seq) < 0.5, 3)],
+                  1).astype(float)
+    act = np.stack([(emotion == 1) + rng.normal(0, 0.1, len(emotion)),
+                    au[:, 0] + rng.normal(0, 0.1, len(emotion)),
+                    rng.normal(0, 1, len(emotion))], 1)
+    return act, au, emotion, seq
+
+
+def test_within_emotion_null_does_not_call_an_emotion_channel_an_au_detector():
+    from facexai.filters import label_detectors
+
+    act, au, emotion, seq = _emotion_confound()
+    plain = au_association(act, au, n_permutations=200, seed=0)
+    within = au_association(act, au, n_permutations=200, seed=0, strata=emotion, groups=seq)
+    pair = lambda t, c, a: t[(t.channel == c) & (t.au == a)].iloc[0]  # noqa: E731
+    # free permutation: the emotion channel looks like an AU-0 detector
+    assert pair(plain, 0, 0)["p_r_fwer"] < 0.05
+    # within emotion: it is not; the channel that copies AU 0 still is
+    assert pair(within, 0, 0)["p_r_fwer"] > 0.05
+    assert pair(within, 1, 0)["p_r_fwer"] < 0.05
+    assert set(label_detectors(within)["channel"]) == {1}
+    assert (within["q_r"] >= within["p_r"] - 1e-12).all()
+
+
+def test_stratified_permutation_keeps_strata_and_moves_groups_whole():
+    from facexai.filters import stratified_permutation
+
+    strata = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    groups = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    labels = np.array([10, 10, 20, 20, 30, 30, 40, 40])
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(50):
+        perm = stratified_permutation(strata, groups, rng)
+        assert (strata[perm] == strata).all()
+        moved = labels[perm]
+        assert (moved[::2] == moved[1::2]).all()          # a group keeps one label
+        seen.add(tuple(moved))
+    assert len(seen) == 4                                  # 2 x 2 orders of the groups
+    with pytest.raises(ValueError, match="one stratum"):
+        stratified_permutation(np.array([0, 1]), np.array([5, 5]))
+
+
+def test_planted_controls_separate_under_the_within_emotion_test():
+    """The label test finds AU detectors among planted AU copies and none among emotion copies."""
+    from facexai.filters import au_association, label_detectors, planted_activations
+
+    rng = np.random.default_rng(0)
+    emotion = np.repeat(np.arange(4), 30)
+    au = np.stack([emotion == 1, rng.random(120) < 0.5, (emotion == 2) & (rng.random(120) < 0.5)],
+                  1).astype(float)
+    counts = {}
+    for kind in ("au", "emotion"):
+        act = planted_activations(au, emotion, kind, 6, noise=0.3, seed=1)
+        table = au_association(act, au, n_permutations=200, strata=emotion, seed=2)
+        counts[kind] = len(label_detectors(table))
+    assert counts == {"au": 6, "emotion": 0}
+    with pytest.raises(ValueError, match="kind"):
+        planted_activations(au, emotion, "x", 2)

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .stats import permutation_p
+from .stats import benjamini_hochberg, permutation_p
 
 _ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.BatchNorm2d, nn.Dropout,
                 nn.Identity)
@@ -200,9 +200,46 @@ def _equal_frequency_onehot(act: np.ndarray, bins: int) -> np.ndarray:
     return onehot
 
 
+def stratified_permutation(strata, groups=None, rng: np.random.Generator | None = None
+                           ) -> np.ndarray:
+    """A permutation of rows that keeps every row in its stratum and moves groups whole.
+
+    Row ``r`` of ``labels[perm]`` holds the labels of a row of the same stratum (``strata[r]``);
+    with ``groups`` (e.g. the frames of one sequence, which share their labels), the groups of a
+    stratum are shuffled among themselves, and every row of group g takes the labels of the group
+    it is assigned (its first row). Every group must lie in one stratum.
+    """
+    strata = np.asarray(strata)
+    n = len(strata)
+    groups = np.arange(n) if groups is None else np.asarray(groups)
+    if groups.shape != strata.shape or strata.ndim != 1:
+        raise ValueError(f"strata and groups must be 1-D of one length, got {strata.shape} and "
+                         f"{groups.shape}")
+    rng = rng or np.random.default_rng()
+    names, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    if (strata != strata[first][inverse]).any():
+        raise ValueError("groups must each lie in one stratum (a group spans several strata)")
+    target = np.arange(len(names))
+    for s in np.unique(strata[first]):
+        members = np.flatnonzero(strata[first] == s)
+        target[members] = rng.permutation(members)
+    return first[target][inverse]
+
+
+def _null_rows(n: int, n_permutations: int, seed: int, strata, groups):
+    """The row orders of the permutation null: free, or within ``strata`` moving ``groups``."""
+    rng = np.random.default_rng(seed)
+    if strata is None and groups is None:
+        return (rng.permutation(n) for _ in range(n_permutations))
+    strata = np.zeros(n, int) if strata is None else np.asarray(strata)
+    if len(strata) != n or (groups is not None and len(groups) != n):
+        raise ValueError(f"strata and groups must have one entry per row ({n})")
+    return (stratified_permutation(strata, groups, rng) for _ in range(n_permutations))
+
+
 def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float = 0.1,
                    bins: int = 10, n_permutations: int = 200, seed: int = 0,
-                   channel_names=None, au_names=None) -> pd.DataFrame:
+                   channel_names=None, au_names=None, strata=None, groups=None) -> pd.DataFrame:
     """Association of every channel with every Action Unit over a dataset, with permutation tests.
 
     Parameters
@@ -211,12 +248,13 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
         One number per image and channel (e.g. the spatial maximum, :func:`max_activations`).
     au : (N, A)
         AU intensities per image (0 = absent).
-    threshold : float
-        Intensity above which an AU counts as present (for the divergence).
-    bins : int
-        Equal-frequency bins of each channel's activation for the divergence.
+    threshold, bins : float, int
+        Intensity above which an AU is present; equal-frequency bins of each channel (divergence).
     n_permutations : int
         Label permutations (rows of ``au`` shuffled together, so AU co-occurrence is kept).
+    strata, groups : (N,), optional
+        Permute only within strata (e.g. the emotion: a channel that encodes the emotion alone is
+        then not associated with its AUs), moving groups whole (e.g. the frames of a sequence).
 
     Returns
     -------
@@ -225,7 +263,8 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
         (Jensen-Shannon divergence between the activation distributions with and without the AU,
         0 = identical, 1 = disjoint), their per-pair permutation p-values ``p_r``, ``p_js``, and
         ``p_r_fwer``, ``p_js_fwer`` corrected for all pairs by the permutation distribution of the
-        maximum statistic (Westfall & Young 1993).
+        maximum statistic (Westfall & Young 1993), and ``q_r``, the Benjamini-Hochberg
+        adjusted ``p_r`` over all pairs.
     """
     act = np.asarray(activations, float)
     au = np.asarray(au, float)
@@ -239,8 +278,7 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
         return np.abs(r), r, np.nan_to_num(js, nan=-1), js
 
     abs_r, r_obs, _, js_obs = statistics(np.arange(n))
-    rng = np.random.default_rng(seed)
-    null = [statistics(rng.permutation(n)) for _ in range(n_permutations)]
+    null = [statistics(rows) for rows in _null_rows(n, n_permutations, seed, strata, groups)]
     null_r, null_js = np.array([t[0] for t in null]), np.array([t[2] for t in null])
     max_r, max_js = np.nanmax(null_r, axis=(1, 2)), null_js.max(axis=(1, 2))
     channel_names = list(channel_names) if channel_names is not None else list(range(n_ch))
@@ -256,6 +294,7 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
         "p_js_fwer": permutation_p(js_obs, max_js[:, None, None], tol=0).ravel(),
     })
     table.loc[np.isnan(table["js_bits"]), ["p_js", "p_js_fwer"]] = np.nan
+    table["q_r"] = benjamini_hochberg(table["p_r"].to_numpy())
     return table
 
 
@@ -273,3 +312,74 @@ def channel_views(model: nn.Module, layer: str, x: torch.Tensor, images: np.ndar
     channels = np.asarray(channels, int)
     tops = top_activations(model, layer, x, k=k)
     return crop_patches(images, tops)[channels], project_top(model, x, tops, channels=channels)
+
+
+def label_detectors(association: pd.DataFrame, column: str = "p_r_fwer", alpha: float = 0.05
+                    ) -> pd.DataFrame:
+    """The channels of an :func:`facexai.filters.au_association` table associated with at least
+    one AU at level ``alpha`` by ``column`` (``p_r_fwer``, ``q_r``, ...), each with its most
+    strongly associated significant AU."""
+    if column not in association:
+        raise ValueError(f"column must be one of the table's p-value columns, got {column!r}")
+    hit = association[association[column] < alpha]
+    return (hit.assign(abs_r=hit["r"].abs()).sort_values("abs_r", ascending=False)
+            .drop_duplicates("channel").drop(columns="abs_r"))
+
+
+def label_test(models: dict, layers, x: torch.Tensor, au: pd.DataFrame, strata, groups=None, *,
+               n_permutations: int = 1000, seed: int = 0, alpha: float = 0.05
+               ) -> tuple[pd.DataFrame, dict]:
+    """Paper 2's test for several networks and layers: each channel's maximal activation over the
+    images ``x`` against the AU labels ``au`` (:func:`au_association`), with labels permuted
+    freely and within ``strata`` (moving ``groups`` whole).
+
+    Returns a summary (one row per network and layer: channels, channels associated with an AU at
+    level ``alpha`` by the max statistic with free and with stratified permutations, and by
+    Benjamini-Hochberg with stratified ones) and the stratified tables by ``(network, layer)``.
+    """
+    if not models or not layers:
+        raise ValueError("models and layers must each name at least one")
+    rows, tables = [], {}
+    for name, model in models.items():
+        for layer in layers:
+            values, _ = max_activations(model, layer, x)
+            common = dict(n_permutations=n_permutations, seed=seed, au_names=list(au.columns))
+            plain = au_association(values, au.to_numpy(float), **common)
+            within = au_association(values, au.to_numpy(float), strata=strata, groups=groups,
+                                    **common)
+            tables[name, layer] = within
+            rows.append({"network": name, "layer": layer, "channels": values.shape[1],
+                         "free permutation": len(label_detectors(plain, alpha=alpha)),
+                         "within emotion": len(label_detectors(within, alpha=alpha)),
+                         "within emotion, BH": len(label_detectors(within, "q_r", alpha))})
+    return pd.DataFrame(rows).set_index(["network", "layer"]), tables
+
+
+def planted_activations(au: np.ndarray, strata, kind: str, n_channels: int, *, noise: float = 0.5,
+                        seed: int = 0) -> np.ndarray:
+    """Activations of planted channels whose answer is known, for the controls of the label test.
+
+    ``kind="au"``: channel c is a copy of an AU intensity that varies within the ``strata`` (the
+    AUs taken in turn), plus Gaussian noise of ``noise`` SDs: every channel *is* an AU detector.
+    ``kind="emotion"``: channel c is the indicator of one stratum (taken in turn) plus the same
+    noise: it encodes the emotion and nothing else, so a test that permutes within emotion must
+    find no AU detector. Returns ``(N, n_channels)``.
+    """
+    au = np.asarray(au, float)
+    strata = np.asarray(strata)
+    if kind not in ("au", "emotion"):
+        raise ValueError(f"kind must be 'au' or 'emotion', got {kind!r}")
+    if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) \
+            or n_channels < 1:
+        raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")
+    if kind == "au":
+        within = np.array([any(au[strata == s, a].std() > 0 for s in np.unique(strata))
+                           for a in range(au.shape[1])])
+        if not within.any():
+            raise ValueError("no AU varies within a stratum: an AU control cannot be planted")
+        columns = au[:, np.flatnonzero(within)]
+    else:
+        columns = (strata[:, None] == np.unique(strata)[None, :]).astype(float)
+    base = columns[:, np.arange(n_channels) % columns.shape[1]]
+    base = (base - base.mean(0)) / np.where(base.std(0) > 0, base.std(0), 1.0)
+    return base + noise * np.random.default_rng(seed).normal(size=base.shape)

@@ -1,9 +1,32 @@
-"""Paper 2 (Khorrami et al. 2015): do expression CNNs learn Facial Action Units?
+"""Paper 2 (Khorrami, Paine & Huang 2015): do expression CNNs learn Facial Action Units?
 
-No notebook of this paper exists yet. :mod:`.results` names the results its notebooks will record
-and :mod:`.claims` registers the paper's claims (:mod:`facexai.claims`), which are "not tested"
-until those results are recorded.
+Only the paper's own parts, on the study core: its settings and schemas (:mod:`.schema`), its
+protocol (:mod:`.protocol`: the CK+ and TFD experiments, the zero-bias CNN as the code initialises
+it, training per fold with both checkpoint selections), the results its notebooks record
+(:mod:`.results`) and its claims (:mod:`.claims`).
 """
 from __future__ import annotations
 
+import importlib
+
 from . import claims, results  # noqa: F401  (importing claims registers them)
+
+#: Names this package hands on, by the module that defines them, imported on first use (PEP 562)
+#: so that reading the schema does not load torch.
+_NAMES = {**dict.fromkeys(("PROTOCOLS", "SIX_CLASS", "VARIANTS", "FoldFits", "Paper2Data",
+                           "fit_folds", "init_scale", "load_ckplus", "load_tfd", "model_input",
+                           "six_class", "untrained_model"), ".protocol"),
+          **dict.fromkeys(("DATA_SETTINGS", "MODEL_SETTINGS", "VARIANT_NAMES", "Paper2Settings",
+                           "data_settings", "model_settings"), ".schema")}
+_SUBMODULES = ("accuracy", "claims", "protocol", "results", "schema")
+__all__ = [*_NAMES, *_SUBMODULES]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
