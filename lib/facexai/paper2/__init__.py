@@ -7,7 +7,7 @@ it, training per fold with both checkpoint selections), the results its notebook
 """
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_getattr
 
 from . import claims, results  # noqa: F401  (importing claims registers them)
 
@@ -22,11 +22,4 @@ _SUBMODULES = ("accuracy", "claims", "protocol", "results", "schema")
 __all__ = [*_NAMES, *_SUBMODULES]
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name in _NAMES:
-        value = getattr(importlib.import_module(_NAMES[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _NAMES, _SUBMODULES, globals())

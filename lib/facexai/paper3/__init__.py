@@ -4,7 +4,7 @@ protocol, embeddings of antonym pairs, claims, recorded names and figures.
 """
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_getattr
 
 #: Names this package hands on, by the module that defines them. They are imported on first use
 #: (PEP 562), so that reading the schema (:mod:`.schema`, which profile validation imports in
@@ -19,11 +19,4 @@ _SUBMODULES = ("baselines", "claims", "figures", "heatmaps", "metrics", "pair_em
 __all__ = [*_NAMES, *_SUBMODULES]
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name in _NAMES:
-        value = getattr(importlib.import_module(_NAMES[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _NAMES, _SUBMODULES, globals())
