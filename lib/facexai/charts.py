@@ -20,7 +20,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["ceiling_figure", "embedding_grid", "group_figure",
+__all__ = ["ceiling_figure", "embedding_grid", "group_figure", "interval_bars",
            "lift_figure", "r_per_attribute_figure", "reference_figure", "region_profile_figure",
            "scatter_panels", "training_figure"]
 
@@ -410,5 +410,25 @@ def shrinkage_figure(signed, alpha: float = 0.05):
     ax.set_xlabel("group's mean rating - all faces' mean", fontsize=8)
     ax.set_ylabel("group's mean error - other faces'", fontsize=8)
     ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def interval_bars(table: pd.DataFrame, value: str = "iou", lo: str = "lo", hi: str = "hi", *,
+                  references: Mapping[str, float] | None = None, xlabel: str | None = None):
+    """One horizontal bar per row of ``table`` (its index as labels) at ``value``, with the
+    interval ``lo``-``hi``, and a dashed vertical line per ``references`` entry (label -> value)."""
+    import matplotlib.pyplot as plt
+
+    t = table.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(t) + 1.2))
+    err = np.vstack([t[value] - t[lo], t[hi] - t[value]]).clip(min=0)
+    ax.barh(range(len(t)), t[value], xerr=err, color="tab:blue", alpha=0.8)
+    ax.set_yticks(range(len(t)), [str(i) for i in t.index], fontsize=8)
+    for (label, x), colour in zip((references or {}).items(), ("k", "tab:red", "tab:green")):
+        ax.axvline(x, color=colour, linestyle="--", linewidth=1, label=label)
+    if references:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel(xlabel or value)
     fig.tight_layout()
     return fig

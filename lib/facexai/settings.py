@@ -64,7 +64,7 @@ class RegressorSettings(Settings):
     weights: str = setting("none", Param(
         "str", "VGG16 initial weights: 'none', 'imagenet' (torchvision download, needs width 64) "
         "or a state_dict file"), "model")
-    width: int = setting(8, Param(
+    width: int = setting(4, Param(
         "int", "channels of VGG16's first block (64 = torchvision's; others scale every layer "
         "alike)", lo=1, hi=256), "model")
     batch_norm: bool = setting(True, Param(
@@ -73,11 +73,11 @@ class RegressorSettings(Settings):
     dropout: float = setting(0.0, Param(
         "float", "dropout of VGG16's two hidden dense layers (torchvision: 0.5)", lo=0.0, hi=0.95),
         "model")
-    epochs: int = setting(60, Param("int", "maximum training epochs",
+    epochs: int = setting(80, Param("int", "maximum training epochs",
                                     lo=1, hi=1000), "model")
-    batch_size: int = setting(32, Param("int", "training batch size",
+    batch_size: int = setting(64, Param("int", "training batch size",
                                         lo=2, hi=4096), "model")
-    lr: float = setting(0.0005, Param("float", "learning rate",
+    lr: float = setting(0.001, Param("float", "learning rate",
                                       lo=1e-7, hi=1.0), "model")
     weight_decay: float = setting(0.0005, Param("float", "weight decay",
                                                 lo=0.0, hi=1.0), "model")

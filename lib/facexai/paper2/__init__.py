@@ -18,7 +18,7 @@ _NAMES = {**dict.fromkeys(("PROTOCOLS", "SIX_CLASS", "VARIANTS", "FoldFits", "Pa
                            "six_class", "untrained_model"), ".protocol"),
           **dict.fromkeys(("DATA_SETTINGS", "MODEL_SETTINGS", "VARIANT_NAMES", "Paper2Settings",
                            "data_settings", "model_settings"), ".schema")}
-_SUBMODULES = ("accuracy", "claims", "protocol", "results", "schema")
+_SUBMODULES = ("accuracy", "claims", "figures", "protocol", "results", "schema")
 __all__ = [*_NAMES, *_SUBMODULES]
 
 
