@@ -22,7 +22,8 @@ from typing import Callable, Sequence
 
 import torch
 from torch import nn
-import torch.nn.functional as F
+
+from .preprocess import local_normalise
 
 
 def _check_positive(name: str, value) -> int:
@@ -217,14 +218,13 @@ def build_model(key: str, **kwargs) -> nn.Module:
 
 
 def local_mean_subtraction(x: torch.Tensor, size: int = 5) -> torch.Tensor:
-    """Subtract each pixel's ``size`` x ``size`` neighbourhood mean, per channel and image.
-
-    What the authors' input normaliser (anna's ``Normer3``) effectively does under Python 2, where its
-    division by ``std ** (1/2)`` is a division by 1 (see papers.md). Borders average over the pixels
-    inside the image only.
+    """Subtract each pixel's ``size`` x ``size`` neighbourhood mean, per image, the window at the
+    border averaging over the pixels inside the image only: what the authors' input normaliser
+    (anna's ``Normer3``) effectively does under Python 2, where its division by ``std ** (1/2)``
+    is a division by 1 (see papers.md), except at the border, where anna averages over zero
+    padding (:func:`facexai.preprocess.local_normalise`, the paper-2 chapter's exact port).
     """
-    pad = size // 2
-    return x - F.avg_pool2d(x, size, stride=1, padding=pad, count_include_pad=False)
+    return local_normalise(x, size, 0.0, zero_padding=False)
 
 
 def khorrami_input(images) -> torch.Tensor:

@@ -45,7 +45,8 @@ def scaled_input(images) -> torch.Tensor:
     return x.float() / 255.0 * 2.0
 
 
-def local_normalise(x: torch.Tensor, size: int = 5, power: float = 0.0) -> torch.Tensor:
+def local_normalise(x: torch.Tensor, size: int = 5, power: float = 0.0, *,
+                    zero_padding: bool = True) -> torch.Tensor:
     """anna's ``Normer3(filter_size=size)`` (see the module docstring).
 
     Parameters
@@ -56,6 +57,10 @@ def local_normalise(x: torch.Tensor, size: int = 5, power: float = 0.0) -> torch
     power : float
         0: local mean subtraction only (the code as it runs under Python 2); 0.5: divided by the
         local standard deviation (the code as written).
+    zero_padding : bool
+        True: windows at the border average over zeros outside the image, as anna's padded
+        convolution does; False: over the pixels inside the image only (a constant image then
+        becomes exactly 0; :func:`facexai.models.local_mean_subtraction`).
     """
     x = _batch(x)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
@@ -63,11 +68,11 @@ def local_normalise(x: torch.Tensor, size: int = 5, power: float = 0.0) -> torch
     if not 0.0 <= power <= 1.0:
         raise ValueError(f"power must be in [0, 1], got {power!r}")
     pad = size // 2
-    mean = F.avg_pool2d(x, size, stride=1, padding=pad, count_include_pad=True)
+    mean = F.avg_pool2d(x, size, stride=1, padding=pad, count_include_pad=zero_padding)
     diff = x - mean
     if power == 0.0:
         return diff
-    var = F.avg_pool2d(diff ** 2, size, stride=1, padding=pad, count_include_pad=True)
+    var = F.avg_pool2d(diff ** 2, size, stride=1, padding=pad, count_include_pad=zero_padding)
     return diff / (var + EPS) ** power
 
 
