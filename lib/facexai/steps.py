@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import copy
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from .training import predict, resolve_device
+from .training import cpu_threads, predict, resolve_device
 
 __all__ = ["StepFit", "fit_steps", "select_checkpoint", "selection_table", "uniform_batches"]
 
@@ -143,7 +142,7 @@ def fit_steps(model: nn.Module, x: torch.Tensor, y, *, iterations: int, eval_eve
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     model.to(dev)
     rows, states, best = [], {}, {name: -np.inf for name in evals}
-    with _threads(threads, dev):
+    with cpu_threads(threads, dev):
         losses, t_row = [], time.time()
         for it in range(1, iterations + 1):
             idx = batches[it - 1]
@@ -168,18 +167,6 @@ def _train_step(model: nn.Module, opt, xb: torch.Tensor, yb: torch.Tensor) -> fl
     loss.backward()
     opt.step()
     return float(loss.detach())
-
-
-@contextmanager
-def _threads(threads: int | None, device: torch.device) -> Iterator[None]:
-    """Cap torch's CPU threads for the block (None: as is); restore them after."""
-    old = torch.get_num_threads()
-    if threads and device.type == "cpu":
-        torch.set_num_threads(min(threads, old))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _checkpoint(model: nn.Module, it: int, evals: Mapping, best: dict, states: dict, kept: bool,

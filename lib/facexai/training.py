@@ -6,13 +6,11 @@ and the checkpoint cache of every paper's protocol.
 with the training mean and SD; the returned :class:`Rescaled` model answers in target units);
 SGD with momentum or Adam, optionally a cosine schedule; **selection on a validation metric**
 (mean Pearson r, accuracy or the negative loss) with ``patience``; an **augmentation hook**
-``augment(batch, generator) -> batch`` (:func:`facexai.ratings.augment` is one);
-``trainable="all"`` or ``"head"`` (the last layer only: the body stays bit-identical, as in a
-linear probe); tqdm progress bars on request.
+``augment(batch, generator) -> batch`` (:func:`facexai.ratings.augment` is one); ``trainable="all"``
+or ``"head"`` (the last layer only: the body stays bit-identical, as in a linear probe); tqdm bars.
 
-Randomness: batch order and augmentation draw from a generator seeded with ``seed``;
-initialisation and dropout from torch's global generator, which the caller seeds
-(``torch.manual_seed``) before it builds the model: fit never reseeds it.
+Randomness: batch order and augmentation draw from a generator seeded with ``seed``; initialisation
+and dropout from torch's global generator, seeded by the caller before it builds the model.
 
 :func:`checkpoint_path` names a checkpoint by :func:`facexai.cache.key` of every setting, the data
 fingerprint and the code (this module, :mod:`facexai.models` and the caller's protocol modules);
@@ -39,9 +37,9 @@ from torch import nn
 from . import cache, stats
 
 __all__ = ["LOSSES", "METRICS", "OPTIMIZERS", "SCHEDULERS", "TRAINABLE", "TRAINING_CODE",
-           "Checkpoint", "Fit", "Options", "Rescaled", "checkpoint_path", "fit", "head_module",
-           "load_checkpoint", "load_or_fit", "predict", "resolve_device", "save_checkpoint",
-           "trainable_parameters"]
+           "Checkpoint", "Fit", "Options", "Rescaled", "checkpoint_path", "cpu_threads", "fit",
+           "head_module", "load_checkpoint", "load_or_fit", "predict", "resolve_device",
+           "save_checkpoint", "trainable_parameters"]
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adam")
@@ -225,27 +223,34 @@ def _targets(y, opts: Options) -> tuple[torch.Tensor, np.ndarray | None, np.ndar
 
 
 @contextmanager
+def cpu_threads(threads: int | None, device: torch.device) -> Iterator[None]:
+    """Cap torch's CPU threads at ``threads`` for the block (None or a GPU: as is), then restore."""
+    old = torch.get_num_threads()
+    if threads and device.type == "cpu":
+        torch.set_num_threads(min(threads, old))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextmanager
 def _training_context(model: nn.Module, params: Sequence[nn.Parameter], threads: int | None,
                       device: torch.device) -> Iterator[None]:
     """Freeze the parameters not trained and cap CPU threads for the block; restore both after."""
     keep = {id(p) for p in params}
-    frozen = [p for p in model.parameters() if id(p) not in keep and p.requires_grad]
-    old_threads = torch.get_num_threads()
-    if threads and device.type == "cpu":
-        torch.set_num_threads(min(threads, old_threads))
-    for p in frozen:
+    for p in (frozen := [p for p in model.parameters() if id(p) not in keep and p.requires_grad]):
         p.requires_grad_(False)
     try:
-        yield
+        with cpu_threads(threads, device):
+            yield
     finally:
         for p in frozen:
             p.requires_grad_(True)
-        torch.set_num_threads(old_threads)
 
 
 def _train_mode(out: nn.Module, model: nn.Module, trainable: str) -> None:
-    """Train mode for ``out`` (``model`` or its wrapper); with ``trainable="head"`` the body of
-    ``model`` stays in eval mode (frozen batch-norm statistics, no dropout): only the head changes."""
+    """Train mode for ``out``; with ``trainable="head"`` only the head of ``model`` is in it."""
     out.train()
     if trainable == "head":
         model.eval()
