@@ -34,11 +34,11 @@ import torch
 from torch import nn
 
 __all__ = ["AUSwitch", "Responses", "Selectivity", "SwitchTest", "au_responses", "au_selectivity",
-           "expression_pairs", "fer_view", "haar_view", "location_test", "switch_aus",
-           "switch_test", "unit_locations"]
+           "expression_pairs", "fer_view", "haar_view", "kdef_view", "location_test",
+           "switch_aus", "switch_test", "unit_locations"]
 
 #: A view: ``view(rgb, landmarks) -> cut``, where ``cut(image)`` maps any ``(H, W)`` or
-#: ``(H, W, 3)`` uint8 image of the rendering's frame to the model's grey uint8 frame.
+#: ``(H, W, 3)`` uint8 image of the rendering's frame to the model's uint8 frame (grey; RGB too).
 View = Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]
 
 
@@ -96,13 +96,22 @@ def fer_view() -> View:
     return frame
 
 
+def kdef_view(size: int = 64) -> View:
+    """The KDEF twin's framing (paper 1): the rendering on the 562 x 762 portrait as the twin's
+    writer places it, the loader's centred square resized to ``size``, RGB; grey stays grey."""
+    from .datasets import io, kdef, twins
+    w, h = kdef.WIDTH, kdef.HEIGHT
+    return lambda rgb, pts: lambda img: io.resize(
+        twins.place(np.asarray(img), pts, w, h, w)[0][(h - w) // 2:][:w], size, np.ndim(img) == 2)
+
+
 @dataclass
 class AUSwitch:
     """Faces with every AU off and with each AU switched on, in a model's view."""
 
     aus: tuple[str, ...]   # the causes switched, "AU<n>"
-    off: np.ndarray        # (N, H, W) uint8: every AU off
-    on: np.ndarray         # (N, A, H, W) uint8: AU a on, every other off
+    off: np.ndarray        # (N, H, W[, 3]) uint8: every AU off
+    on: np.ndarray         # (N, A, H, W[, 3]) uint8: AU a on, every other off
     masks: np.ndarray      # (N, A, H, W) bool: pixels the switch changes
     face: np.ndarray       # (N, H, W) bool: the face's pixels (inside the face outline)
     found: np.ndarray      # (N,) bool: the view's face detector found the face

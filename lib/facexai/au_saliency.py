@@ -4,7 +4,7 @@
 * :func:`topk_iou` - IoU of a map's top-k pixels (k = the mask's size) with the mask;
 * :func:`uniform_topk_iou` - its chance level for a map that knows only where the face is;
 * :func:`iou_table` - every map of a dict (explainers, baselines, control maps) scored on the same
-  faces, mean with a bootstrap interval over faces.
+  faces, mean with a bootstrap interval over faces (and over training seeds, for maps of several).
 
 The masks come from counterfactual rendering (:func:`facexai.au_response.expression_pairs`: the
 pixels the face's expression changes), so they are the AUs' own pixels, not regions drawn by hand.
@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .stats import bootstrap_mean_ci
+from .stats import bootstrap_mean_ci, hierarchical_interval
 
 __all__ = ["iou_table", "saliency_maps", "topk_iou", "uniform_topk_iou"]
 
@@ -71,10 +71,19 @@ def uniform_topk_iou(masks, face) -> np.ndarray:
 def iou_table(maps: Mapping[str, np.ndarray], masks, face, *, n_boot: int = 1000,
               level: float = 0.95, seed: int = 0) -> pd.DataFrame:
     """Each map's :func:`topk_iou` with ``masks`` (mean over faces, bootstrap interval), with a
-    row ``"face-uniform (chance)"`` from :func:`uniform_topk_iou`; ``lift`` = IoU / chance."""
+    row ``"face-uniform (chance)"`` from :func:`uniform_topk_iou`; ``lift`` = IoU / chance.
+
+    A map ``(S, N, H, W)`` holds the maps of S models (training seeds) of the same faces: its IoU
+    is the mean over seeds and faces, its interval resamples both
+    (:func:`facexai.stats.hierarchical_interval`)."""
     rows = {}
     chance = uniform_topk_iou(masks, face)
     for name, m in {**maps, "face-uniform (chance)": None}.items():
+        if m is not None and np.ndim(m) == 4:
+            iou = np.stack([topk_iou(s, masks) for s in m])
+            mean, lo, hi = hierarchical_interval(iou, n_boot=n_boot, level=level, rng=seed)
+            rows[name] = {"iou": mean, "lo": lo, "hi": hi, "faces": int(np.isfinite(iou[0]).sum())}
+            continue
         iou = chance if m is None else topk_iou(m, masks)
         ok = iou[np.isfinite(iou)]
         lo, hi = bootstrap_mean_ci(ok, n_boot=n_boot, level=level, rng=seed)

@@ -4,6 +4,7 @@ the notebook captions it and saves it with :func:`facexai.figures.save`. (The fi
 and heatmaps are :mod:`facexai.plotting`'s.)
 
 * :func:`training_figure` - a :class:`facexai.regressors.Fitted`'s training history;
+* :func:`confusion_figure` - row-normalised confusion matrices, counts in the cells;
 * :func:`r_per_attribute_figure` - test r per attribute of several models beside references;
   :func:`reference_figure` - this study's r against a reference r, per attribute;
   :func:`scatter_panels` - columns against columns, with their Spearman rho;
@@ -22,11 +23,13 @@ import pandas as pd
 
 __all__ = ["ceiling_figure", "embedding_grid", "group_figure", "interval_bars",
            "lift_figure", "r_per_attribute_figure", "reference_figure", "region_profile_figure",
-           "scatter_panels", "training_figure"]
+           "scatter_panels", "training_figure", "confusion_figure"]
 
 
-def training_figure(history: pd.DataFrame):
-    """Training curve: the mean training loss (left) and mean validation r (right) per epoch, one
+def training_figure(history: pd.DataFrame, metric: str = "val_r",
+                    label: str = "mean validation r"):
+    """Training curve: the mean training loss (left) and the validation ``metric`` (right; its axis
+    ``label``) per epoch, one
     line per training seed when ``history`` has a ``seed`` column, the epoch whose weights were
     kept circled on each (``history``: :attr:`facexai.regressors.Fitted.history` or
     :attr:`facexai.regressors.SeedFits.history`; for the per-attribute protocol, the means over
@@ -36,17 +39,17 @@ def training_figure(history: pd.DataFrame):
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     runs = list(history.groupby("seed")) if "seed" in history else [(None, history)]
     for k, (seed, h) in enumerate(runs):
-        label = None if seed is None else f"seed {seed}"
-        group = h.groupby("epoch")[["train_loss", "val_r"]].mean().reset_index()
-        axes[0].plot(group["epoch"], group["train_loss"], marker="o", ms=3, label=label,
+        name = None if seed is None else f"seed {seed}"
+        group = h.groupby("epoch")[["train_loss", metric]].mean().reset_index()
+        axes[0].plot(group["epoch"], group["train_loss"], marker="o", ms=3, label=name,
                      color=f"C{k}" if seed is not None else "C0")
-        axes[1].plot(group["epoch"], group["val_r"], marker="o", ms=3, label=label,
+        axes[1].plot(group["epoch"], group[metric], marker="o", ms=3, label=name,
                      color=f"C{k}" if seed is not None else "C1")
         if "attribute" not in h:
             best = h[h["best"]]
-            axes[1].plot(best["epoch"], best["val_r"], "o", ms=9, mfc="none", color="k")
+            axes[1].plot(best["epoch"], best[metric], "o", ms=9, mfc="none", color="k")
     axes[0].set(xlabel="epoch", ylabel="training loss")
-    axes[1].set(xlabel="epoch", ylabel="mean validation r")
+    axes[1].set(xlabel="epoch", ylabel=label)
     if len(runs) > 1:
         axes[0].legend(fontsize=8, frameon=False)
     fig.tight_layout()
@@ -430,5 +433,23 @@ def interval_bars(table: pd.DataFrame, value: str = "iou", lo: str = "lo", hi: s
     if references:
         ax.legend(fontsize=8, loc="lower right")
     ax.set_xlabel(xlabel or value)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(matrices: dict[str, pd.DataFrame]):
+    """Row-normalised confusion matrices side by side, counts written in the cells."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 4), squeeze=False)
+    for ax, (name, m) in zip(axes[0], matrices.items()):
+        rates = m.div(m.sum(axis=1).replace(0, 1), axis=0)
+        ax.imshow(rates.to_numpy(), cmap="Blues", vmin=0, vmax=1)
+        for (i, j), v in np.ndenumerate(m.to_numpy()):
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                    color="white" if rates.iat[i, j] > 0.6 else "black")
+        ax.set_xticks(range(len(m.columns)), m.columns, rotation=60, ha="right", fontsize=8)
+        ax.set_yticks(range(len(m.index)), m.index, fontsize=8)
+        ax.set(title=name, xlabel="predicted", ylabel="true")
     fig.tight_layout()
     return fig

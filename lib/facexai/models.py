@@ -1,4 +1,5 @@
-"""The networks of the study, by registry key: paper 2's zero-bias CNN, paper 3's VGG16, a tiny test CNN.
+"""The networks of the study, by registry key: paper 2's zero-bias CNN, paper 3's VGG16, paper 1's
+age / gender network, a tiny test CNN.
 
 Every model is a plain ``torch.nn.Module`` made of *module* layers only (every ReLU and pooling step is
 its own module instance, never a functional call and never shared): LRP rules, Grad-CAM layers and
@@ -10,6 +11,7 @@ key                 factory
 ==================  ==========================================================================
 ``zero_bias_cnn``   :func:`zero_bias_cnn` (Khorrami, Paine & Huang 2015, from the authors' code)
 ``vgg16``           :func:`vgg16` (torchvision VGG16, last layer replaced; Xiao 2024)
+``levi_hassner``    :func:`levi_hassner` (Levi & Hassner 2015's age / gender network; paper 1)
 ``tiny_cnn``        :func:`tiny_cnn` (two small convolutions; for tests and examples)
 ==================  ==========================================================================
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -184,6 +187,64 @@ def vgg16(n_outputs: int = 1, *, weights: str = "none", batch_norm: bool = False
     return model
 
 
+def levi_hassner(n_outputs: int = 8, *, input_size: int = 227, in_channels: int = 3,
+                 widths: Sequence[int] = (96, 256, 384), hidden: int = 512, stride: int = 4,
+                 lrn: bool = True, dropout: float = 0.5) -> nn.Sequential:
+    """The age / gender network of Levi & Hassner (2015), the plausible base model of paper 1.
+
+    From their Caffe definitions: ``conv1`` 7x7 stride 4 (96 filters) -> ReLU -> max-pool 3/2 ->
+    LRN(5, alpha 1e-4, beta 0.75); ``conv2`` 5x5 pad 2 (256) -> ReLU -> max-pool 3/2 -> LRN;
+    ``conv3`` 3x3 pad 1 (384) -> ReLU -> max-pool 3/2; ``fc6`` 512 -> ReLU -> dropout 0.5; ``fc7``
+    512 -> ReLU -> dropout 0.5; ``fc8`` n_outputs (8 age groups or 2 genders; softmax left to the
+    loss). Pools round up as Caffe's do, so 227 px gives 7 x 7 x 384 features before ``fc6``.
+
+    Parameters
+    ----------
+    n_outputs : int
+        8 (Adience age groups), 2 (gender), or the number of regressed attributes.
+    input_size, in_channels : int
+        227 and 3 (RGB) in the paper; smaller inputs work as long as a cell survives ``pool3``.
+    widths : three ints
+        Filters of conv1-3, ``(96, 256, 384)`` in the paper; narrower versions keep the structure.
+    hidden : int
+        Units of ``fc6`` and ``fc7`` (512).
+    stride : int
+        Stride of ``conv1`` (4; a smaller input keeps more of its cells with 2).
+    lrn : bool
+        The two local response normalisations (LRP passes relevance through them unchanged, as
+        the LRP toolbox does).
+    dropout : float
+        Dropout after ``fc6`` and ``fc7`` (0.5).
+    """
+    n_outputs = _check_positive("n_outputs", n_outputs)
+    size = _check_positive("input_size", input_size)
+    stride = _check_positive("stride", stride)
+    if len(widths) != 3:
+        raise ValueError(f"widths must give three numbers of filters, got {widths!r}")
+    w1, w2, w3 = (_check_positive("widths", w) for w in widths)
+    hidden = _check_positive("hidden", hidden)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    side = (size - 7) // stride + 1 if size >= 7 else 0
+    for _ in range(3):
+        side = math.ceil((side - 3) / 2) + 1 if side >= 3 else 0
+    if side < 1:
+        raise ValueError(f"input_size={input_size} with stride={stride} leaves no cell after "
+                         "pool3; use a larger input or stride=2")
+    layers: list[tuple[str, nn.Module]] = []
+    for k, (cin, cout, kernel, pad, s) in enumerate(
+            ((in_channels, w1, 7, 0, stride), (w1, w2, 5, 2, 1), (w2, w3, 3, 1, 1)), start=1):
+        layers += [(f"conv{k}", nn.Conv2d(cin, cout, kernel, stride=s, padding=pad)),
+                   (f"relu{k}", nn.ReLU()), (f"pool{k}", nn.MaxPool2d(3, 2, ceil_mode=True))]
+        if lrn and k < 3:
+            layers.append((f"norm{k}", nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)))
+    layers += [("flatten", nn.Flatten()), ("fc6", nn.Linear(w3 * side * side, hidden)),
+               ("relu6", nn.ReLU()), ("drop6", nn.Dropout(dropout)), ("fc7", nn.Linear(hidden, hidden)),
+               ("relu7", nn.ReLU()), ("drop7", nn.Dropout(dropout)),
+               ("fc8", nn.Linear(hidden, n_outputs))]
+    return nn.Sequential(OrderedDict(layers))
+
+
 def tiny_cnn(n_outputs: int = 3, *, in_channels: int = 1, input_size: int = 16, width: int = 4,
              bias: bool = True) -> nn.Sequential:
     """Two 3x3 convolutions with ReLU and max-pooling, then a dense layer: for tests.
@@ -204,7 +265,8 @@ def tiny_cnn(n_outputs: int = 3, *, in_channels: int = 1, input_size: int = 16, 
 
 #: Model factories by key; parameters and sweeps name them.
 MODELS: dict[str, Callable[..., nn.Module]] = {
-    "zero_bias_cnn": zero_bias_cnn, "vgg16": vgg16, "tiny_cnn": tiny_cnn,
+    "zero_bias_cnn": zero_bias_cnn, "vgg16": vgg16, "levi_hassner": levi_hassner,
+    "tiny_cnn": tiny_cnn,
 }
 
 

@@ -70,14 +70,17 @@ class ModelTruth:
 
 
 def model_truth(fits, params, attributes, size: int, render: int, *, k: int = 4,
-                batch_size: int = 64) -> ModelTruth:
+                batch_size: int = 64, pairs: CausePairs | None = None) -> ModelTruth:
     """The causes of :func:`facexai.causemaps.attribute_causes` (the ``k`` strongest of each
     attribute, pooled) removed from every face of ``params`` (:func:`facexai.causemaps.cause_pairs`
     at ``render`` px, resized to ``size``), and every seed's change of every attribute's output
-    (:func:`facexai.causemaps.output_effects` with the training preprocessing)."""
+    (:func:`facexai.causemaps.output_effects` with the training preprocessing). ``pairs``: those
+    faces already rendered (another model's :attr:`ModelTruth.pairs`), so several models are
+    asked about the same counterfactual faces without rendering them again."""
     t0 = time.perf_counter()
-    causes = list(dict.fromkeys(c for a in attributes for c in attribute_causes(a, k)))
-    pairs = cause_pairs(params, causes, size, render)
+    if pairs is None:
+        causes = list(dict.fromkeys(c for a in attributes for c in attribute_causes(a, k)))
+        pairs = cause_pairs(params, causes, size, render)
     effects = {}
     for j, fitted in enumerate(fits):
         seed = int(getattr(fitted, "config", {}).get("seed", j))

@@ -164,14 +164,18 @@ def _build(root: Path, records: list[tuple], reader: Reader, *, size, grayscale:
 
 
 def write_twin(root: Path | str, *, n_identities: int, seed: int, render_size: int = 128,
-               nuisance_scale: float = 0.5, workers: int = 1) -> None:
+               nuisance_scale: float = 0.5, workers: int = 1,
+               angles: tuple[str, ...] = ANGLES) -> None:
     """Write the KDEF twin: ``n_identities`` SynthFace people (alternately F and M), both series,
-    all 7 expressions at all 5 angles, as 562 x 762 JPEGs in ``KDEF/<ID>/``.
+    all 7 expressions at the ``angles`` (default all 5), as 562 x 762 JPEGs in ``KDEF/<ID>/``.
 
     Subject ``k`` of each sex is the ``k``-th SynthFace identity of that sex (scanning subject
     numbers of ``seed`` upwards), so the F/M letter is the identity's own sex.
     """
     root = Path(root)
+    unknown = sorted(set(angles) - set(ANGLES))
+    if unknown or not angles:
+        raise ValueError(f"angles: unknown KDEF angle code(s) {unknown}; codes: {ANGLES}")
     people, counts, s = [], {"F": 0, "M": 0}, 0
     while len(people) < n_identities:
         sex = "FM"[len(people) % 2]
@@ -186,6 +190,8 @@ def write_twin(root: Path | str, *, n_identities: int, seed: int, render_size: i
         for b, series in enumerate("AB"):
             for e, ex in enumerate(EXPRESSIONS):
                 for a, angle in enumerate(ANGLES):
+                    if angle not in angles:
+                        continue
                     index = (((k * 2 + b) * 7 + e) * 5 + a)
                     p = sample_face(seed, index, subject=subject, emotion=EXPRESSIONS[ex][1],
                                     nuisance=cfg)

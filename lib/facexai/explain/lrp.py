@@ -33,6 +33,14 @@ can take. They are fixed by what the inputs are, never by the batch: by default 
 ``[low, high] = [0, 1]`` mapped through the normalisation ``(x - mean) / std`` the model was trained
 with (``mean``, ``std``: numbers or one per channel), or given directly in model-input units.
 
+Every composite starts from zennit's ``layer_map_base`` (ReLUs and batch norms pass relevance on,
+sums and average pools distribute it in proportion to their inputs) plus one entry of our own,
+:func:`layer_map_base`: local response normalisation (``nn.LocalResponseNorm``, the ``norm1`` /
+``norm2`` of paper 1's Levi & Hassner network) passes relevance through unchanged, the convention of
+the LRP toolbox (Lapuschkin et al. 2016). Without a rule zennit would propagate the true gradient of
+the normalisation, and the relevance would no longer sum to the score; with ``Pass`` it does (a test
+checks it on :func:`facexai.models.levi_hassner` with zero biases).
+
 The z+, alpha-beta and gamma rules are those of :mod:`.rules` (zennit's, with a shortcut for
 non-negative layer inputs that gives the same relevance in fewer passes).
 """
@@ -148,14 +156,34 @@ def attribute(model: nn.Module, x: torch.Tensor, target: Target, comp,
     """Relevance of ``x`` under the zennit composite ``comp``: one forward and one modified backward pass.
 
     ``start_with_score`` starts the backward pass at ``mask * output`` (LRP: relevance sums to the
-    score); otherwise at ``mask`` (modified gradients: guided backprop, deconvnet).
+    score); otherwise at ``mask`` (modified gradients: guided backprop, deconvnet). A regression
+    model :class:`facexai.training.Rescaled` (``net(x) * scale + shift``) starts at the scaled
+    output of its ``net``: relevance sums to the score less the shift, as it would to the score
+    less a bias.
     """
+    from ..training import Rescaled
+
     x = x.detach().requires_grad_(True)
+    if start_with_score and isinstance(model, Rescaled) and target.layer is None:
+        # ``net(x) * scale + shift``: relevance starts at the scaled output of ``net`` (the shift,
+        # a constant, is a bias and carries none); through the multiplication it would arrive
+        # multiplied by the scale a second time
+        with comp.context(model.net):
+            tensor, mask = forward_score(model.net, x, target)
+            start = mask * tensor.detach() * model.scale
+            (relevance,) = torch.autograd.grad(tensor, x, grad_outputs=start)
+        return relevance
     with comp.context(model):
         tensor, mask = forward_score(model, x, target)
         start = mask * tensor.detach() if start_with_score else mask
         (relevance,) = torch.autograd.grad(tensor, x, grad_outputs=start)
     return relevance
+
+
+def layer_map_base(stabilizer=1e-6) -> list:
+    """zennit's ``layer_map_base(stabilizer)`` plus ``(nn.LocalResponseNorm, Pass())``: the layer map
+    every LRP composite here starts from (the LRP toolbox passes relevance through LRN unchanged)."""
+    return zc.layer_map_base(stabilizer) + [(nn.LocalResponseNorm, zr.Pass())]
 
 
 def composite(method: str, *, epsilon=1e-6, stabilizer=1e-6, gamma=0.25, low=None, high=None,
@@ -164,9 +192,10 @@ def composite(method: str, *, epsilon=1e-6, stabilizer=1e-6, gamma=0.25, low=Non
 
     The layer maps are zennit's own (``layer_map_base`` + the rule per layer type, the special
     first-layer maps of ``EpsilonPlusFlat`` and ``EpsilonGammaBox``), with the rules of
-    :mod:`.rules` in place of zennit's z+, alpha-beta and gamma: same relevance, fewer passes.
+    :mod:`.rules` in place of zennit's z+, alpha-beta and gamma: same relevance, fewer passes. The
+    base map also passes relevance through local response normalisation (:func:`layer_map_base`).
     """
-    base = zc.layer_map_base(stabilizer)
+    base = layer_map_base(stabilizer)
     dense = (nn.Linear, zr.Epsilon(epsilon=epsilon))
     canonizers = list(canonizers)
     if method == "lrp_epsilon":

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import stats
 from .protocol import FoldFits, Paper2Data
 
-__all__ = ["chance", "confusion", "confusion_figure", "curve_figure", "fold_table", "plateau",
+__all__ = ["chance", "confusion", "curve_figure", "fold_table", "plateau",
            "selection_bias", "summary"]
 
 
@@ -128,23 +128,5 @@ def curve_figure(histories: dict[str, pd.DataFrame]):
     axes[1].set(xlabel="iteration", ylabel="accuracy (mean over folds)", ylim=(0, 1))
     axes[0].legend(fontsize=8, frameon=False)
     axes[1].legend(fontsize=7, frameon=False, ncol=2)
-    fig.tight_layout()
-    return fig
-
-
-def confusion_figure(matrices: dict[str, pd.DataFrame]):
-    """Row-normalised confusion matrices side by side, counts written in the cells."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 4), squeeze=False)
-    for ax, (name, m) in zip(axes[0], matrices.items()):
-        rates = m.div(m.sum(axis=1).replace(0, 1), axis=0)
-        ax.imshow(rates.to_numpy(), cmap="Blues", vmin=0, vmax=1)
-        for (i, j), v in np.ndenumerate(m.to_numpy()):
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
-                    color="white" if rates.iat[i, j] > 0.6 else "black")
-        ax.set_xticks(range(len(m.columns)), m.columns, rotation=60, ha="right", fontsize=8)
-        ax.set_yticks(range(len(m.index)), m.index, fontsize=8)
-        ax.set(title=name, xlabel="predicted", ylabel="true")
     fig.tight_layout()
     return fig
