@@ -122,7 +122,7 @@ class AUSwitch:
         return pd.Series(inside.mean(0), index=list(self.aus), name="share of face")
 
 
-def _framed(base, variants, view: View, render_size: int, threshold: float, spread: int):
+def framed(base, variants, view: View, render_size: int, threshold: float, spread: int):
     """``base`` and each of ``variants`` rendered with ``base``'s draws and framed by ``view``:
     the base, the variants, their change masks, the face pixels, whether the detector found it."""
     from .regions import face_mask
@@ -178,7 +178,7 @@ def switch_aus(params: Sequence, aus: Sequence[str], view: View, *, render_size:
     if not 0.0 < value <= 1.0:
         raise ValueError(f"value must be an AU intensity in (0, 1], got {value!r}")
     _check_render(params, threshold)
-    rows = [_framed(p.neutral(), [intervene(p.neutral(), a, value) for a in aus], view,
+    rows = [framed(p.neutral(), [intervene(p.neutral(), a, value) for a in aus], view,
                     render_size, threshold, spread) for p in params]
     return AUSwitch(aus, *(np.stack([r[k] for r in rows]) for k in range(5)))
 
@@ -189,7 +189,7 @@ def expression_pairs(params: Sequence, view: View, *, render_size: int = 128,
     the same draws, through ``view``; ``masks[:, 0]`` are the pixels the expression changes (the
     union of its AUs' masks). The :class:`AUSwitch` has one "AU", ``"expression"``."""
     _check_render(params, threshold)
-    rows = [_framed(p.neutral(), [p], view, render_size, threshold, spread) for p in params]
+    rows = [framed(p.neutral(), [p], view, render_size, threshold, spread) for p in params]
     return AUSwitch(("expression",), *(np.stack([r[k] for r in rows]) for k in range(5)))
 
 

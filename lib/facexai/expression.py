@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -25,13 +26,13 @@ from torch import nn
 
 from . import cache as cachelib
 from . import paths
-from .groundtruth import EmotionFaces, emotion_faces
+from .groundtruth import EmotionFaces, emotion_faces, marker_faces
 from .models import khorrami_input, zero_bias_cnn
 from .synth.factors import EMOTIONS
 from .training import fit, predict
 
 __all__ = ["ExpressionClassifier", "SETTINGS", "class_averages", "scored_faces", "settings",
-           "train_classifier"]
+           "train_classifier", "trained_network"]
 
 #: The parameters :func:`train_classifier` takes (a notebook's names for them).
 SETTINGS: tuple[str, ...] = ("seed", "image_size", "n_train", "n_test", "nuisance_scale", "workers",
@@ -99,30 +100,33 @@ class ExpressionClassifier:
 def train_classifier(*, seed: int, image_size: int, n_train: int, n_test: int,
                      nuisance_scale: float = 1.0, workers: int = 1, widths: Sequence[int],
                      hidden: int, init_scale: float, epochs: int, batch_size: int,
-                     learning_rate: float, cache: bool = True) -> ExpressionClassifier:
+                     learning_rate: float, task: str = "emotion",
+                     cache: bool = True) -> ExpressionClassifier:
     """Render balanced training faces and unseen test faces (one identity per face), train a
     zero-bias CNN by SGD (momentum 0.9, weight decay 1e-5, paper 2's optimiser) and predict.
+
+    ``task``: ``"emotion"`` (the eight CK+ classes, :func:`facexai.groundtruth.emotion_faces`) or
+    an Action Unit such as ``"AU12"`` (two classes: the AU shown or not, every other AU independent
+    of the label, :func:`facexai.groundtruth.marker_faces`; the benchmark's positive control).
 
     The trained weights are kept in ``<cache>/models`` under a key of these settings and the code
     that renders and trains (:mod:`facexai.cache`), so a second chapter on the same network reads
     them back instead of training again (``cache=False``: always train)."""
     t0 = time.perf_counter()
-    train = emotion_faces(n_train, seed, image_size, nuisance_scale=nuisance_scale,
-                          workers=workers)
-    test = emotion_faces(n_test, seed, image_size, start=n_train, nuisance_scale=nuisance_scale,
-                         workers=workers)
+    make, n_classes = _task(task)
+    train = make(n_train, seed, image_size, nuisance_scale=nuisance_scale, workers=workers)
+    test = make(n_test, seed, image_size, start=n_train, nuisance_scale=nuisance_scale,
+                workers=workers)
     x_train, x_test = khorrami_input(train.images), khorrami_input(test.images)
     render_s = time.perf_counter() - t0
 
     options = dict(widths=list(widths), hidden=hidden, init_scale=init_scale, epochs=epochs,
                    learning_rate=learning_rate)
-    settings = dict(options, seed=seed, image_size=image_size, n_train=n_train, n_test=n_test,
-                    nuisance_scale=nuisance_scale, batch_size=batch_size)
-    code = cachelib.code_fingerprint("expression.py", "groundtruth.py", "models.py",
-                                     "training.py", "synth/*.py")
-    target = paths.models_cache() / f"expression-{cachelib.key(settings, code=code)}.pt"
+    target = _weights(dict(options, seed=seed, image_size=image_size, n_train=n_train,
+                           n_test=n_test, nuisance_scale=nuisance_scale, batch_size=batch_size,
+                           task=task))
     torch.manual_seed(seed)
-    model = zero_bias_cnn(len(EMOTIONS), input_size=image_size, widths=widths, hidden=hidden,
+    model = zero_bias_cnn(n_classes, input_size=image_size, widths=widths, hidden=hidden,
                           init_scale=init_scale)
     found = cache and target.is_file()
     if found:
@@ -142,6 +146,47 @@ def train_classifier(*, seed: int, image_size: int, n_train: int, n_test: int,
         model, train, test, x_train, x_test, losses,
         predict(model, x_train).argmax(1).numpy(), predict(model, x_test).argmax(1).numpy(),
         render_s, train_s, options, from_cache=found)
+
+
+def _task(task: str):
+    """The face maker and number of classes of ``task``."""
+    if task == "emotion":
+        return emotion_faces, len(EMOTIONS)
+    if isinstance(task, str) and task.startswith("AU"):
+        return partial(marker_faces, marker=task), 2
+    raise ValueError(f"task must be 'emotion' or an Action Unit such as 'AU12', got {task!r}")
+
+
+def _weights(settings: dict):
+    """Where :func:`train_classifier` keeps the weights trained with ``settings``."""
+    code = cachelib.code_fingerprint("expression.py", "groundtruth.py", "models.py",
+                                     "training.py", "synth/*.py")
+    return paths.models_cache() / f"expression-{cachelib.key(settings, code=code)}.pt"
+
+
+def trained_network(*, seed: int, image_size: int, n_train: int, n_test: int,
+                    nuisance_scale: float = 1.0, workers: int = 1, widths: Sequence[int],
+                    hidden: int, init_scale: float, epochs: int, batch_size: int,
+                    learning_rate: float, task: str = "emotion") -> tuple[nn.Module, EmotionFaces]:
+    """The network of :func:`train_classifier` (its cached weights read back without rendering
+    the training faces; trained when there are none) and its test faces."""
+    make, n_classes = _task(task)
+    target = _weights(dict(widths=list(widths), hidden=hidden, init_scale=init_scale,
+                           epochs=epochs, learning_rate=learning_rate, seed=seed,
+                           image_size=image_size, n_train=n_train, n_test=n_test,
+                           nuisance_scale=nuisance_scale, batch_size=batch_size, task=task))
+    if not target.is_file():
+        clf = train_classifier(seed=seed, image_size=image_size, n_train=n_train, n_test=n_test,
+                               nuisance_scale=nuisance_scale, workers=workers, widths=widths,
+                               hidden=hidden, init_scale=init_scale, epochs=epochs,
+                               batch_size=batch_size, learning_rate=learning_rate, task=task)
+        return clf.model.eval(), clf.test
+    model = zero_bias_cnn(n_classes, input_size=image_size, widths=widths, hidden=hidden,
+                          init_scale=init_scale)
+    model.load_state_dict(cachelib.load_torch(target)["model"])
+    test = make(n_test, seed, image_size, start=n_train, nuisance_scale=nuisance_scale,
+                workers=workers)
+    return model.eval(), test
 
 
 def scored_faces(labels, predicted, *, n_show: int, n_eval: int,

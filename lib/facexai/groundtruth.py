@@ -52,6 +52,28 @@ def emotion_faces(n: int, seed: int, size: int, *, start: int = 0, emotions=None
     return EmotionFaces(images, marks, labels, np.stack([p.au for p in params]), params)
 
 
+def marker_faces(n: int, seed: int, size: int, *, marker: str = "AU12", start: int = 0,
+                 nuisance_scale: float = 1.0, grayscale: bool = True,
+                 workers: int = 1) -> EmotionFaces:
+    """A task whose cause is one region: face ``i`` shows ``marker`` (an Action Unit, intensity
+    drawn in [0.5, 1]) when ``i`` is odd and not at all when it is even (label 1 / 0); every other
+    Action Unit comes from an emotion drawn as usual, independently of the label. Only the
+    marker's pixels vary with the label, so what causes it (data truth) and what a model that
+    learned it responds to (model truth) coincide: the benchmark's positive control."""
+    from .synth.counterfactual import intervene
+
+    cfg = nuisance_config(nuisance_scale)
+    rng = np.random.default_rng([seed, start, 7])
+    level = rng.uniform(0.5, 1.0, n)
+    params = []
+    for k, i in enumerate(range(start, start + n)):
+        p = sample_face(seed, i, nuisance=cfg)
+        params.append(intervene(p, marker, float(level[k]) if i % 2 else 0.0))
+    images, marks = render_batch(params, size, grayscale=grayscale, workers=workers)
+    labels = np.arange(start, start + n) % 2
+    return EmotionFaces(images, marks, labels, np.stack([p.au for p in params]), params)
+
+
 def expression_masks(params, size: int, threshold: float = 0.03, dilation: int = 0) -> np.ndarray:
     """Pixels each face's expression changes, ``(N, H, W)`` bool.
 

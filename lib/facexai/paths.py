@@ -132,6 +132,12 @@ def models_cache() -> Path:
     return cache_dir() / "models"
 
 
+def benchmark_cache() -> Path:
+    """``<cache>/benchmark``: the explanation benchmark's per-face scores, keyed by subject, seed,
+    settings and code (shared by the sweep's points and the chapter that reads them)."""
+    return cache_dir() / "benchmark"
+
+
 def figures_dir(notebook: str) -> Path:
     """``<build>/figures/<notebook>/``: PNG copies of every figure a notebook makes."""
     return build_dir() / "figures" / notebook

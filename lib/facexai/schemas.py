@@ -158,3 +158,46 @@ register(
 
 
 # Paper 3's schemas are in facexai.paper3.schema (found by params.schema, like every paper's).
+
+# One point of the explanation benchmark (sweeps/benchmark_point.md, run by sweeps/benchmark*.yml;
+# not a chapter): a subject, a seed, the explainers and how they are scored.
+register(
+    "benchmark_point",
+    **CLASSIFIER,
+    subject=Param("str", "the model explained: a key of facexai.benchsubjects.SUBJECTS "
+                  "(expression, positive_control, fer)"),
+    n_faces=Param("int", "correctly classified faces scored", lo=2, hi=10_000),
+    methods=Param("str_list", "explainers scored: any registered key (facexai.explain)"),
+    absolute_methods=Param("str_list", "explainers whose maps are taken as absolute values "
+                           "(plain gradients: their sign says which way, not whether)"),
+    mask_spread=Param("int", "pixels the AU supports are grown by (the model's preprocessing "
+                      "reach: 2 for the 5 x 5 local mean subtraction)", lo=0, hi=16),
+    marker=Param("str", "the Action Unit the positive control sees (e.g. AU12)"),
+    fer_render_size=Param("int", "render size before fer's crop", lo=48, hi=512),
+    fer_candidates=Param("int", "faces drawn per face scored for the FER network (it reads only "
+                         "some correctly)", lo=1, hi=20),
+    min_causes=Param("int", "active AUs a face needs for a correctness score", lo=3, hi=16),
+    truth_threshold=Param("float", "change (share of the intensity range) above which a pixel is "
+                          "in the data-truth region", lo=0.0, hi=0.5),
+    perturbation_faces=Param("int", "faces of the deletion / preservation curves", lo=1,
+                             hi=10_000),
+    perturbation_patch=Param("int", "side of the perturbed patches in pixels", lo=1, hi=64),
+    perturbation_steps=Param("int", "steps of the perturbation curves", lo=1, hi=1024),
+    randomization_faces=Param("int", "faces of the randomisation checks", lo=1, hi=1000),
+    independent_layers=Param("int", "layers re-initialised one at a time", lo=1, hi=64),
+    n_null=Param("int", "random maps drawn for the null of each mean", lo=1, hi=10_000),
+    random_cells=Param("int", "grid of the random control map (cells per side)", lo=1, hi=256),
+)
+
+register(
+    "benchmark",
+    sweep=Param("str", "the benchmark sweep run and read: a file sweeps/<sweep>.yml"),
+    workers=Param("int", "processes running its points at once", lo=1, hi=64),
+    alpha=Param("float", "family-wise error rate of every interval and test", lo=1e-4, hi=0.5),
+    n_boot=Param("int", "bootstrap resamples of every interval", lo=10, hi=100_000),
+    main_metric=Param("choice", "the metric ranked by Friedman's test",
+                      choices=("correctness", "mass_lift", "iou", "deletion")),
+    published_iou=Param("float", "the published mean IoU with AU masks (Gaya-Morey et al. 2024)",
+                        lo=0.0, hi=1.0),
+    iou_goal=Param("float", "the IoU to exceed (the best published network)", lo=0.0, hi=1.0),
+)

@@ -1,0 +1,130 @@
+"""The explanation benchmark, one grid point at a time: build a subject
+(:mod:`facexai.benchsubjects`), score every explainer and control on it
+(:mod:`facexai.benchscore`), keep the per-face scores, and gather them again for the chapter.
+
+A point is a subject, a training seed and the settings of the notebook
+``notebooks/benchmark_point.md``; ``sweeps/benchmark.yml`` runs the grid of points with
+:mod:`facexai.sweep` (local pool or Dask, resumable). Each point's per-face scores are written to
+``<cache>/benchmark/<key>.parquet`` (:func:`facexai.paths.benchmark_cache`) under a key of its
+settings and the library code that scores, so a point run again with nothing changed is read
+back, and the chapter finds every point's scores from the sweep's results table
+(:func:`gather`).
+
+Adding a method to the grid is registering it (:func:`facexai.explain.register`) and naming it in
+the sweep's ``methods``; adding a model is registering a subject
+(:func:`facexai.benchsubjects.register_subject`).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from . import cache as cachelib
+from . import paths
+from .benchscore import BenchScores, score_subject
+from .benchsubjects import SUBJECTS, build_subject
+
+__all__ = ["CLASSIFIER_KEYS", "SCORING_KEYS", "PointScores", "gather", "score_point",
+           "subject_settings"]
+
+#: Settings of the zero-bias CNN subjects (:func:`facexai.expression.train_classifier`).
+CLASSIFIER_KEYS: tuple[str, ...] = ("image_size", "n_train", "n_test", "nuisance_scale",
+                                    "workers", "widths", "hidden", "init_scale", "epochs",
+                                    "batch_size", "learning_rate", "mask_spread")
+#: Settings of :func:`facexai.benchscore.score_subject` taken from a point's parameters.
+SCORING_KEYS: tuple[str, ...] = ("min_causes", "truth_threshold", "perturbation_faces",
+                                 "perturbation_patch", "perturbation_steps",
+                                 "randomization_faces", "independent_layers", "n_null",
+                                 "random_cells")
+
+
+def subject_settings(subject: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of ``subject``'s builder taken from a point's parameters."""
+    if subject in ("expression", "positive_control"):
+        out = {k: params[k] for k in CLASSIFIER_KEYS}
+        return {**out, "marker": params["marker"]} if subject == "positive_control" else out
+    if subject == "fer":
+        return {"render_size": params["fer_render_size"],
+                "candidates_per_face": params["fer_candidates"]}
+    return dict(params.get("settings") or {})
+
+
+@dataclass
+class PointScores:
+    """One point's per-face scores (:class:`facexai.benchscore.BenchScores` tables with the
+    subject and seed added) and what describes it (``meta``: accuracy, faces, seconds...)."""
+
+    faces: pd.DataFrame
+    null: pd.DataFrame
+    meta: dict
+    path: str
+    from_cache: bool
+
+
+def _key(params: Mapping[str, Any]) -> str:
+    code = cachelib.code_fingerprint("bench*.py", "explain/*.py", "faithfulness.py",
+                                     "controlmaps.py", "truthscores.py", "expression.py",
+                                     "groundtruth.py", "models.py", "training.py", "fer.py",
+                                     "au_response.py", "interventions.py", "synth/*.py")
+    return cachelib.key(dict(params), code=code)
+
+
+def score_point(params: Mapping[str, Any], *, cache: bool = True) -> PointScores:
+    """Build and score the point ``params`` (``subject``, ``seed``, ``n_faces``, ``methods``,
+    ``absolute_methods`` and the subject's and scoring settings), or read its scores back."""
+    params = dict(params)
+    subject = params["subject"]
+    if subject not in SUBJECTS:
+        raise ValueError(f"unknown benchmark subject {subject!r}; registered: "
+                         f"{', '.join(SUBJECTS)}")
+    target = paths.benchmark_cache() / f"{subject}-{_key(params)}.parquet"
+    meta_path = target.with_suffix(".json")
+    if cache and target.is_file() and meta_path.is_file():
+        faces = pd.read_parquet(target)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        null = pd.DataFrame(meta.pop("null"))
+        return PointScores(faces, null, meta, str(target), True)
+    t0 = time.perf_counter()
+    subj = build_subject(subject, seed=params["seed"], n_faces=params["n_faces"],
+                         settings=subject_settings(subject, params))
+    scores: BenchScores = score_subject(
+        subj, params["methods"], absolute=params["absolute_methods"], seed=params["seed"],
+        **{k: params[k] for k in SCORING_KEYS})
+    faces = scores.faces.assign(subject=subject, seed=params["seed"])
+    null = scores.null.assign(subject=subject, seed=params["seed"])
+    meta = {"subject": subject, "seed": params["seed"], "faces": len(subj.faces),
+            "candidates": subj.candidates, "accuracy": subj.accuracy,
+            "active_aus": float(subj.faces.active[subj.faces.au_index].sum(0).mean()),
+            "build_s": round(subj.seconds, 2), "score_s": round(time.perf_counter() - t0
+                                                                 - subj.seconds, 2),
+            "seconds_per_face": scores.seconds,
+            "notes": {k: v for k, v in subj.notes.items() if isinstance(v, (int, float, bool))}}
+    if cache:
+        paths.benchmark_cache().mkdir(parents=True, exist_ok=True)
+        with paths.atomic_path(target) as tmp:
+            faces.to_parquet(tmp, index=False)
+        paths.write_text_atomic(meta_path, json.dumps({**meta, "null": null.to_dict("list")}))
+    return PointScores(faces, null, meta, str(target), False)
+
+
+def gather(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every ok point's per-face scores, null draws and description from a sweep's results
+    table (:func:`facexai.sweep.read_table`): the points record the path of their scores as
+    the text result ``scores``."""
+    rows = table[(table["status"] == "ok") & (table["metric"] == "scores")]
+    if rows.empty:
+        raise ValueError("the sweep's results table names no scores: did its points run the "
+                         "benchmark_point notebook?")
+    faces, null, meta = [], [], []
+    for path in rows["text"]:
+        faces.append(pd.read_parquet(path))
+        m = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
+        null.append(pd.DataFrame(m.pop("null")))
+        meta.append({k: v for k, v in m.items() if k != "notes"})
+    return (pd.concat(faces, ignore_index=True), pd.concat(null, ignore_index=True),
+            pd.DataFrame(meta))

