@@ -67,15 +67,13 @@ def test_correctness_known_orders_area_and_undefined_cases():
     density = np.zeros((1, 20, 20))
     for c, e in enumerate(effects[:, 0]):
         density[0][masks[c, 0]] = e                # relevance per pixel ranks like the effect
-    # relevance *summed* on a mask mixes area in; the partial score removes it
-    agree = correctness(density * 0 + np.einsum("c,chw->hw", effects[:, 0], masks[:, 0])[None],
-                        masks, effects, active, face)
-    assert agree[0] > 0.5
+    agree = correctness(density, masks, effects, active, face)
+    assert agree[0] == pytest.approx(1.0)          # density ranks the AUs as their effects
     assert correctness(-density, masks, -effects, active, face)[0] == pytest.approx(agree[0])
     area_only = face.astype(float)                 # knows only where the face is
     assert np.isnan(correctness(area_only, masks, effects, active, face))[0]
     raw = correctness(area_only, masks, np.array(areas, float)[:, None], active, signed=False,
-                      partial=False)
+                      per_area=False)
     assert raw[0] == pytest.approx(1.0)            # the naive score rewards area alone
     few = active.copy()
     few[:3] = False
@@ -83,16 +81,20 @@ def test_correctness_known_orders_area_and_undefined_cases():
     assert np.isnan(correctness(np.zeros((1, 20, 20)), masks, effects, active, face))[0]
 
 
-def test_partial_spearman_equals_the_textbook_formula():
-    from scipy.stats import rankdata
-
-    rng = np.random.default_rng(1)
-    a, b, c = rng.random((3, 9, 1))
-    got = benchscore._spearman_columns(a, b, np.ones((9, 1), bool), 4, c)[0]
-    ra, rb, rc = (rankdata(v[:, 0]) for v in (a, b, c))
-    r = np.corrcoef([ra, rb, rc])
-    expected = (r[0, 1] - r[0, 2] * r[1, 2]) / np.sqrt((1 - r[0, 2] ** 2) * (1 - r[1, 2] ** 2))
-    assert got == pytest.approx(expected)
+def test_correctness_of_random_maps_is_centred_even_when_masks_leave_the_face():
+    rng = np.random.default_rng(5)
+    n, size = 300, 16
+    face = np.zeros((n, size, size), bool)
+    face[:, 2:14, 2:14] = True
+    masks = np.zeros((5, n, size, size), bool)
+    for c in range(5):                            # growing masks, the larger ones spill out
+        masks[c, :, 4 + c:8 + c, max(0, 4 - 2 * c):8 + 2 * c] = True
+    effects = np.arange(5, dtype=float)[:, None] * np.ones((1, n))   # bigger mask, bigger effect
+    maps = rng.random((n, size, size)) * face
+    rho = correctness(maps, masks, effects, np.ones((5, n), bool), face)
+    assert abs(np.nanmean(rho)) < 0.05
+    raw = correctness(maps, masks, effects, np.ones((5, n), bool), signed=False, per_area=False)
+    assert np.nanmean(raw) > 0.8                  # the naive score: area alone
 
 
 def test_contrastivity_and_randomisation_of_maps_that_ignore_the_model():

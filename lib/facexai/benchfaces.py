@@ -85,6 +85,12 @@ class CauseFaces:
             mask = maximum_filter(mask, size=(1, 1, 2 * self.spread + 1, 2 * self.spread + 1))
         return mask
 
+    def weights(self, causes=None) -> np.ndarray:
+        """``(C, N, H, W)`` in [0, 1]: how much each removal changes each pixel (share of the
+        intensity range): the cause's pixels weighted by its change, faint halos nearly 0."""
+        d = self.delta if causes is None else self.delta[self._index(causes)]
+        return d.astype(float) / 255.0
+
     def region(self, cause: str, threshold: float) -> np.ndarray:
         """``(N, H, W)`` bool: where removing ``cause`` changes a pixel by more than
         ``threshold`` of the intensity range (the cause's region: data truth is judged on it)."""

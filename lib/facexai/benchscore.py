@@ -16,19 +16,19 @@ subject's truth cause (the whole expression, or the positive control's Action Un
 each face's active Action Units, the effect being the explained class score minus its value with
 the AU removed (FunnyBirds' single deletion):
 
-* ``correctness`` - Spearman over the face's AUs between the map's **signed** relevance on each
-  AU's support (``sum(r * m) / sum(|r|)``; negative where the map says the AU speaks against the
-  class) and the signed effect, **partial on the AU's area within the face** (ranks of both with
-  the rank of the area regressed out), so that a map that only knows where the face is scores 0
-  (benchmarks.md: without it a random map ranks first); undefined (NaN, counted) with fewer than
-  ``min_causes`` active AUs, an empty map or nothing left after the area;
-* ``correctness_raw`` - the naive score: positive relevance summed on each AU's support, plain
-  Spearman; mask area alone then predicts the effect, which is why it is shown only beside the
-  corrected one.
+* ``correctness`` - Spearman over the face's AUs between the map's **signed relevance density**
+  on each AU (``sum(r * w) / sum(|r|) / sum(w on the face)``, ``w`` the AU's change per pixel, so
+  faint halos weigh little; negative where the map says the AU speaks against the class) and the
+  signed effect: area-corrected, so that a map that only knows where the face is has no order to
+  give (benchmarks.md: summed relevance lets a random map rank first); undefined (NaN, counted)
+  with fewer than ``min_causes`` active AUs, an empty map or a constant side (the face-uniform
+  map);
+* ``correctness_raw`` - the naive score: positive relevance summed on each AU's **support** (every
+  changed pixel, grown by the model's preprocessing reach), plain Spearman; mask area alone then
+  predicts the effect, which is why it is shown only beside the corrected one.
 
 The data truth is the truth cause's **region** (pixels changed by more than ``truth_threshold``,
-:meth:`facexai.benchfaces.CauseFaces.region`); the model truth uses the AUs' **supports** (every
-changed pixel, grown by the model's preprocessing reach).
+:meth:`facexai.benchfaces.CauseFaces.region`).
 
 **Completeness** - ``deletion``: area over the most-relevant-first perturbation curve (higher is
 better); ``preservation``: the same least-relevant-first (lower is better).
@@ -78,8 +78,8 @@ METRICS: dict[str, Metric] = {
     "rank": Metric("data truth", True, "top-K pixels in the truth (K = its size)"),
     "iou": Metric("data truth", True, "IoU of the top-K pixels with the truth"),
     "pointing": Metric("data truth", True, "maximum inside the truth"),
-    "correctness": Metric("model truth", True, "Spearman of signed relevance per area and "
-                                               "effect, over AUs"),
+    "correctness": Metric("model truth", True, "Spearman of signed, change-weighted relevance "
+                                               "density and effect, over AUs"),
     "correctness_raw": Metric("model truth", True, "Spearman of positive relevance summed (no "
                                                    "area correction) and effect"),
     "deletion": Metric("completeness", True, "area over the most-relevant-first curve"),
@@ -112,18 +112,9 @@ def data_truth_scores(maps, truth, face) -> dict[str, np.ndarray]:
             "pointing": np.where(has, faithfulness.pointing_game(maps, truth), np.nan)}
 
 
-def _residual(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``y`` minus its least-squares line on ``x`` (``y`` centred when ``x`` is constant)."""
-    xc, yc = x - x.mean(), y - y.mean()
-    sxx = (xc * xc).sum()
-    return yc - (xc * yc).sum() / sxx * xc if sxx > 0 else yc
-
-
-def _spearman_columns(a: np.ndarray, b: np.ndarray, ok: np.ndarray, min_causes: int,
-                      control: np.ndarray | None = None) -> np.ndarray:
-    """Per column (face), Spearman of ``a`` and ``b`` over the rows where ``ok``; with
-    ``control``, the partial Spearman (the ranks of both with the ranks of ``control`` regressed
-    out)."""
+def _spearman_columns(a: np.ndarray, b: np.ndarray, ok: np.ndarray, min_causes: int) -> np.ndarray:
+    """Per column (face), Spearman of ``a`` and ``b`` over the rows where ``ok`` (NaN with fewer
+    than ``min_causes`` rows or a constant side)."""
     from scipy.stats import rankdata
 
     out = np.full(a.shape[1], np.nan)
@@ -131,28 +122,27 @@ def _spearman_columns(a: np.ndarray, b: np.ndarray, ok: np.ndarray, min_causes: 
         k = ok[:, j]
         if k.sum() < min_causes:
             continue
-        ra, rb = rankdata(a[k, j]), rankdata(b[k, j])
-        if control is None:
-            ra, rb = ra - ra.mean(), rb - rb.mean()
-        else:
-            rc = rankdata(control[k, j])
-            ra, rb = _residual(ra, rc), _residual(rb, rc)
+        # ranks of values equal up to rounding are ties (a constant score is constant)
+        scale = np.max(np.abs(a[k, j])) or 1.0
+        ra, rb = rankdata(np.round(a[k, j] / scale, 9)), rankdata(b[k, j])
+        ra, rb = ra - ra.mean(), rb - rb.mean()
         den = np.sqrt((ra * ra).sum() * (rb * rb).sum())
         out[j] = (ra * rb).sum() / den if den > 1e-12 else np.nan
     return out
 
 
 def correctness(maps, masks, effects, active, face=None, *, signed: bool = True,
-                partial: bool = True, min_causes: int = 4) -> np.ndarray:
+                per_area: bool = True, min_causes: int = 4) -> np.ndarray:
     """Per face, Spearman over its active causes between the map's relevance on each cause's
     pixels and the cause's effect (see the module docstring).
 
-    ``maps`` ``(N, H, W)``; ``masks`` ``(C, N, H, W)`` bool; ``effects`` and ``active`` ``(C, N)``;
+    ``maps`` ``(N, H, W)``; ``masks`` ``(C, N, H, W)`` in [0, 1] (a mask or a change per pixel);
+    ``effects`` and ``active`` ``(C, N)``;
     ``face`` ``(N, H, W)`` bool. ``signed``: each cause's signed relevance over ``sum(|r|)``
-    (else positive relevance over ``sum(r+)``). ``partial``: the partial Spearman given each
-    mask's area within the face (the whole image without ``face``), so that a map that only
-    knows where the face is scores 0 (undefined for the face-uniform map itself: its relevance
-    on a mask *is* the area). Undefined (NaN) with fewer than ``min_causes`` causes.
+    (else positive relevance over ``sum(r+)``). ``per_area``: divided by the mask's weight on
+    the face (the whole image without ``face``; a cause with none there is left out),
+    so that a map that only knows where the face is has no order to give (the face-uniform map
+    is constant: undefined). Undefined (NaN) with fewer than ``min_causes`` causes.
     """
     r = np.asarray(maps, float)
     m = np.asarray(masks, float)
@@ -165,11 +155,11 @@ def correctness(maps, masks, effects, active, face=None, *, signed: bool = True,
     total = np.abs(flat).sum(1)
     mm = m.reshape(len(m), len(r), -1)
     within = mm if face is None else mm * np.asarray(face, float).reshape(1, len(r), -1)
-    area = within.sum(2)
+    area = within.sum(2) if per_area else np.ones(mm.shape[:2])
     with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.einsum("cnp,np->cn", mm, flat, optimize=True) / total
-    ok = act & (mm.sum(2) > 0) & (total > 0)[None] & np.isfinite(score) & np.isfinite(eff)
-    return _spearman_columns(score, eff, ok, min_causes, area if partial else None)
+        score = np.einsum("cnp,np->cn", mm, flat, optimize=True) / total / area
+    ok = act & (area > 0) & (total > 0)[None] & np.isfinite(score) & np.isfinite(eff)
+    return _spearman_columns(score, eff, ok, min_causes)
 
 
 def contrastivity(maps, other_maps) -> np.ndarray:
@@ -299,16 +289,17 @@ def score_subject(subject: Subject, methods: Sequence[str], *,
     truth, face = subject.truth(truth_threshold), faces.face
     aus = faces.au_index
     effects = model_effects(subject)
-    masks = faces.support([faces.causes[k] for k in aus])
+    names = [faces.causes[k] for k in aus]
+    weights, masks = faces.weights(names), faces.support(names)
     eff, act = effects[aus], faces.active[aus]
     table: dict = {}
     seconds = {}
 
     def truths(maps) -> dict:
         values = data_truth_scores(maps, truth, face)
-        values["correctness"] = correctness(maps, masks, eff, act, face, min_causes=min_causes)
+        values["correctness"] = correctness(maps, weights, eff, act, face, min_causes=min_causes)
         values["correctness_raw"] = correctness(maps, masks, eff, act, signed=False,
-                                                partial=False, min_causes=min_causes)
+                                                per_area=False, min_causes=min_causes)
         return values
 
     def score(name, kind, maps, other, maps_of):
