@@ -4,7 +4,6 @@ biases removed, the UTKFace faces carry the Adience age groups, and the claim's 
 constructed inputs with a known answer."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,9 +14,11 @@ from facexai import datasets
 from facexai.explain import Target, explain
 from facexai.paper1 import analysis, heatmaps as p1maps, protocol
 from facexai.paper1.schema import Paper1Settings
-from facexai.ratings import ATTRIBUTES, AttributeData
+from facexai.ratings import ATTRIBUTES
 from facexai.synth.attributes import ADIENCE_GROUPS, adience_group
 from facexai.truthscores import VERDICTS
+
+from _twins import attribute_data
 
 SIZE, N = 32, 24
 MODEL = dict(image_size=SIZE, widths=(2, 4, 4), hidden=8, stride=2, lrn=True, dropout=0.5,
@@ -26,13 +27,7 @@ MODEL = dict(image_size=SIZE, widths=(2, 4, 4), hidden=8, stride=2, lrn=True, dr
 
 @pytest.fixture(scope="module")
 def tenk():
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (N, SIZE, SIZE, 3), dtype=np.uint8)
-    ratings = pd.DataFrame(rng.uniform(1, 9, (N, len(ATTRIBUTES))), columns=ATTRIBUTES)
-    split = np.array(["train"] * 14 + ["val"] * 5 + ["test"] * 5)
-    return AttributeData(images=images, ratings=ratings, landmarks=np.zeros((N, 68, 2)),
-                         split=split, ids=np.arange(1, N + 1), files=(), demographics=None,
-                         raters=None, synthetic=True, root=Path("."))
+    return attribute_data(N, SIZE)
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +55,32 @@ def test_transfer_modes_train_exactly_their_layers(tenk, base, mode, expected, t
     else:                     # the dense layer only: the body bit-identical to the base
         assert changed == set()
     assert fit.config["source"] == base.key and fit.config["mode"] == mode
+
+
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_head_warmup_trains_the_output_layer_only(base, loss):
+    model = protocol.network(8, **Paper1Settings.checked("model", MODEL))
+    model.load_state_dict(base.model.state_dict())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(10, 3, SIZE, SIZE)
+    y = torch.randn(10, 8) if loss == "mse" else torch.arange(10) % 8
+    config = dict(Paper1Settings.checked("model", MODEL), warmup=2)
+    assert protocol.head_warmup(model, x, y, loss=loss, config=config) is model
+    assert _changed(before, model.state_dict()) == {"fc8.weight", "fc8.bias"}
+    protocol.head_warmup(model, x, y, loss=loss, config=dict(config, warmup=0))
+    after = {k: v.clone() for k, v in model.state_dict().items()}
+    assert _changed(after, model.state_dict()) == set()
+
+
+def test_the_warmup_keys_only_the_models_it_trains(tenk, base, tmp_path):
+    """A base model and a dense-layer transfer have no warm-up: changing it retrains neither."""
+    dense = protocol.fit_transfer(tenk, base, "dense", cache=tmp_path, seed=0, **MODEL)
+    again = protocol.fit_transfer(tenk, base, "dense", cache=tmp_path, seed=0,
+                                  **dict(MODEL, warmup=3))
+    assert "warmup" not in dense.config and again.from_cache
+    whole = protocol.fit_transfer(tenk, base, "whole", cache=tmp_path, seed=0,
+                                  **dict(MODEL, warmup=3))
+    assert whole.config["warmup"] == 3
 
 
 def test_scratch_is_whole_network_only(tenk):
@@ -137,3 +158,18 @@ def test_base_table_reports_accuracy_against_chance(base):
         == [2, 2]
     counts = analysis.base_confusion(base, data)
     assert counts.to_numpy().sum() == 4 and "e" in counts.index
+
+
+def test_class_data_fingerprint_is_computed_once_and_a_base_ignores_the_warmup(tmp_path):
+    rng = np.random.default_rng(1)
+    data = protocol.ClassData("toy", rng.integers(0, 256, (12, SIZE, SIZE, 3), dtype=np.uint8),
+                              pd.DataFrame({"age_group": np.arange(12) % 8,
+                                            "gender": np.arange(12) % 2}),
+                              np.array([1] * 6 + [2] * 2 + [3] * 4, np.int8),
+                              {"age_group": tuple("abcdefgh")}, True)
+    key = data.fingerprint()
+    data.images = data.images[::-1].copy()   # the arrays must not change: the hash is kept
+    assert data.fingerprint() == key
+    fit = protocol.fit_base(data, "age", cache=tmp_path, **MODEL)
+    again = protocol.fit_base(data, "age", cache=tmp_path, **dict(MODEL, warmup=4))
+    assert "warmup" not in fit.config and again.from_cache

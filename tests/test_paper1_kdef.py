@@ -10,7 +10,7 @@ from torch import nn
 
 from facexai import au_response, au_saliency, datasets
 from facexai.datasets import kdef as kdef_format
-from facexai.paper1 import kdef as K
+from facexai.paper1 import kdef as K, results as R
 from facexai.paper1.protocol import ClassData
 from facexai.synth.render import render_with_landmarks
 
@@ -82,7 +82,7 @@ class _Stub:
 
     def __init__(self, predicted):
         self.predicted = np.asarray(predicted)
-        self.model = None
+        self.model, self.from_cache = None, True
         self.history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [2.0, 1.0, 1.5],
                                      "best": [False, True, False]})
 
@@ -168,3 +168,28 @@ def test_iou_table_over_seeds_and_the_positive_control():
     per_seed = np.mean([au_saliency.topk_iou(s, masks).mean() for s in noisy])
     assert t.loc["seeds", "iou"] == pytest.approx(per_seed)
     assert t.loc["seeds", "lo"] <= per_seed <= t.loc["seeds", "hi"]
+
+
+def test_accuracy_text_and_recorded_results_read_the_tables():
+    data = _toy_data()
+    y = data.labels["label"].to_numpy()
+    fits = {("age", "whole"): [_Stub(y), _Stub(y)], ("age", "dense"): [_Stub((y + 1) % 7)] * 2}
+    for f in fits["age", "dense"]:
+        f.history = f.history.assign(train_loss=np.log(7))      # stuck on the plateau
+    accuracy = K.accuracy_table(data, fits)
+    text = K.accuracy_text(accuracy, fits, 3.0)
+    assert "It holds for 1 of 2 (age_whole)" in text and text.endswith(": age_dense.")
+    rows = ["age_whole: m", "age_dense: m", "random", "input |x|", "edge (Sobel)",
+            "mask, blurred (positive control)", "face-uniform (chance)"]
+    iou = pd.DataFrame({"iou": [0.5, 0.1, 0.1, 0.2, 0.3, 0.9, 0.15],
+                        "lo": [0.4, 0.05, 0.05, 0.1, 0.2, 0.8, np.nan],
+                        "hi": [0.6, 0.2, 0.2, 0.3, 0.4, 1.0, np.nan]}, index=rows)
+    iou["above chance"] = iou["lo"] > 0.15
+    scores = K.AUScores(["F02"], pd.DataFrame(), None, {("age_whole", "m"): 0,
+                                                         ("age_dense", "m"): 0}, iou)
+    out = K.recorded(accuracy, scores, "m")
+    assert out[R.KDEF_IOU.part("age_whole_lo")] == 0.4 and out[R.KDEF_IOU_UNIFORM] == 0.15
+    assert out[R.KDEF_ACCURACY.part("age_whole")] == 1.0
+    measured = K.measured_text(accuracy, scores, "m")
+    assert "from 0.10 to 0.50" in measured and "above it (lower end of the interval): " \
+        "age_whole: m." in measured

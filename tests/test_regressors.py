@@ -3,15 +3,15 @@ constructed attribute data, the checkpoint cache, the fitted model's interface (
 explainable, networks) and the checks of attributes and data."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from facexai import regressors, training
 from facexai.models import tiny_cnn
+
+from _twins import attribute_data
 from facexai.ratings import ATTRIBUTES, AttributeData
 
 N, SIZE = 24, 16
@@ -20,13 +20,7 @@ OPTIONS = dict(optimizer="adam", lr=1e-2, epochs=2, batch_size=8, patience=5)
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (N, SIZE, SIZE, 3), dtype=np.uint8)
-    ratings = pd.DataFrame(rng.uniform(1, 9, (N, len(ATTRIBUTES))), columns=ATTRIBUTES)
-    split = np.array(["train"] * 14 + ["val"] * 5 + ["test"] * 5)
-    return AttributeData(images=images, ratings=ratings, landmarks=np.zeros((N, 68, 2)),
-                         split=split, ids=np.arange(1, N + 1), files=(), demographics=None,
-                         raters=None, synthetic=True, root=Path("."))
+    return attribute_data(N, SIZE)
 
 
 def net(n_outputs: int, initialised: bool):

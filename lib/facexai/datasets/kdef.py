@@ -162,17 +162,16 @@ def _build(root: Path, records: list[tuple], reader: Reader, *, size, grayscale:
         skipped=reader.skipped, notes={"angles": list(angles)}).check()
 
 
+def twin_params(n_identities: int, seed: int, *, angles: tuple[str, ...] = ANGLES,
+                nuisance_scale: float = 0.5) -> tuple[list, pd.DataFrame]:
+    """The FaceParams of every image of the KDEF twin (what :func:`write_twin` renders) and a
+    table of them: ``file`` (``KDEF/AF01/AF01AFS.JPG``), ``subject`` (``F01``), ``series``,
+    ``expression`` (code), ``label`` (its index in :data:`EXPRESSIONS`) and ``angle``.
 
-def write_twin(root: Path | str, *, n_identities: int, seed: int, render_size: int = 128,
-               nuisance_scale: float = 0.5, workers: int = 1,
-               angles: tuple[str, ...] = ANGLES) -> None:
-    """Write the KDEF twin: ``n_identities`` SynthFace people (alternately F and M), both series,
-    all 7 expressions at the ``angles`` (default all 5), as 562 x 762 JPEGs in ``KDEF/<ID>/``.
-
-    Subject ``k`` of each sex is the ``k``-th SynthFace identity of that sex (scanning subject
-    numbers of ``seed`` upwards), so the F/M letter is the identity's own sex.
+    ``n_identities`` SynthFace people, alternately female and male: subject ``k`` of each sex is
+    the ``k``-th SynthFace identity of that sex (scanning subject numbers of ``seed`` upwards);
+    both series, all 7 expressions, the ``angles`` (SynthFace's yaw stands in for the angle).
     """
-    root = Path(root)
     unknown = sorted(set(angles) - set(ANGLES))
     if unknown or not angles:
         raise ValueError(f"angles: unknown KDEF angle code(s) {unknown}; codes: {ANGLES}")
@@ -182,25 +181,36 @@ def write_twin(root: Path | str, *, n_identities: int, seed: int, render_size: i
         while "FM"[sample_identity(seed, s).sex] != sex:
             s += 1
         counts[sex] += 1
-        people.append((s, sex, counts[sex]))
+        people.append((s, f"{sex}{counts[sex]:02d}"))
         s += 1
-    cfg = nuisance_config(nuisance_scale)
-    jobs = []
-    for k, (subject, sex, num) in enumerate(people):
+    cfg, params, rows = nuisance_config(nuisance_scale), [], []
+    for k, (subject, name) in enumerate(people):
         for b, series in enumerate("AB"):
             for e, ex in enumerate(EXPRESSIONS):
                 for a, angle in enumerate(ANGLES):
                     if angle not in angles:
                         continue
-                    index = (((k * 2 + b) * 7 + e) * 5 + a)
-                    p = sample_face(seed, index, subject=subject, emotion=EXPRESSIONS[ex][1],
-                                    nuisance=cfg)
-                    p = replace(p, nuisance=replace(p.nuisance, yaw=_YAW[angle]))
-                    jobs.append((p, f"{series}{sex}{num:02d}", ex, angle))
-    images, landmarks = render([j[0] for j in jobs], render_size, workers)
-    for img, pts, (_, ident, ex, angle) in zip(images, landmarks, jobs):
+                    p = sample_face(seed, ((k * 2 + b) * 7 + e) * 5 + a, subject=subject,
+                                    emotion=EXPRESSIONS[ex][1], nuisance=cfg)
+                    params.append(replace(p, nuisance=replace(p.nuisance, yaw=_YAW[angle])))
+                    rows.append({"file": f"KDEF/{series}{name}/{series}{name}{ex}{angle}.JPG",
+                                 "subject": name, "series": series, "expression": ex, "label": e,
+                                 "angle": angle})
+    return params, pd.DataFrame(rows, columns=["file", "subject", "series", "expression",
+                                               "label", "angle"])
+
+
+def write_twin(root: Path | str, *, n_identities: int, seed: int, render_size: int = 128,
+               nuisance_scale: float = 0.5, workers: int = 1,
+               angles: tuple[str, ...] = ANGLES) -> None:
+    """Write the KDEF twin: the faces of :func:`twin_params` (``n_identities`` SynthFace people,
+    alternately F and M, both series, all 7 expressions at the ``angles``, default all 5), as
+    562 x 762 JPEGs in ``KDEF/<ID>/``."""
+    params, table = twin_params(n_identities, seed, angles=angles, nuisance_scale=nuisance_scale)
+    images, landmarks = render(params, render_size, workers)
+    for img, pts, file in zip(images, landmarks, table["file"]):
         canvas, _ = place(img, pts, WIDTH, HEIGHT, WIDTH)
-        save_image(canvas, root / "KDEF" / ident / f"{ident}{ex}{angle}.JPG")
+        save_image(canvas, Path(root) / file)
 
 
 SPEC = register(DatasetSpec(

@@ -44,10 +44,10 @@ from . import results as R
 from .analysis import transfer_table
 from .protocol import TASKS, BaseFit
 
-__all__ = ["FEATURE_LAYER", "MEASURES", "Fc7", "Measured", "aptitude_figure", "aptitude_points",
-           "aptitude_tests", "aptitude_text", "base_features", "base_maps", "compare", "degraded",
-           "dense_table", "derived_truth", "fc7", "mean_rating_mae", "measured",
-           "measures_figure", "measures_text", "named", "one_thread", "overlap_table",
+__all__ = ["FEATURE_LAYER", "MEASURES", "THREADS", "Fc7", "Measured", "aptitude_figure",
+           "aptitude_points", "aptitude_tests", "aptitude_text", "base_features", "base_maps",
+           "compare", "degraded", "dense_table", "derived_truth", "fc7", "mean_rating_mae",
+           "measured", "measures_figure", "measures_text", "named", "overlap_table",
            "probe_factors", "probe_table", "recorded", "spectrum_table", "spread_table"]
 
 #: The penultimate features (the input of ``fc8``, after the ReLU; dropout is off in eval mode).
@@ -64,6 +64,11 @@ DEGRADED_COMPONENTS = 2
 #: Positive control of :func:`aptitude_tests`: the SD of the noise added to the overlap, in units
 #: of the overlaps' SD.
 POSITIVE_NOISE = 0.5
+#: Torch threads of this section's passes (:func:`facexai.training.cpu_threads`): a second gains
+#: little on these small networks, and while another process kept the other core of a 2-core
+#: machine busy it made them five to ten times slower (measured).
+THREADS = 1
+_CPU = torch.device("cpu")
 #: The attributes in antonym-pair order (an attribute, then its antonym): pairs move together in
 #: the permutations.
 PAIR_ORDER: tuple[str, ...] = tuple(a for pair in PAIRS for a in pair)
@@ -81,19 +86,12 @@ def probe_factors(params) -> pd.DataFrame:
                           prefix=["hair_style", "emotion"], dtype=float)
 
 
-def one_thread():
-    """One torch thread for the passes of this section: a second gains little on these small
-    networks, and while another process kept the other core of a 2-core machine busy it made
-    them five to ten times slower (measured)."""
-    return cpu_threads(1, torch.device("cpu"))
-
-
 def base_features(bases: Mapping[tuple[str, int], BaseFit], images: np.ndarray,
                   layer: str = FEATURE_LAYER) -> dict[tuple[str, int], np.ndarray]:
     """``{(task, seed): (N, D)}``: the activations of ``layer`` of each base model for uint8
     ``images`` (eval mode, no gradients)."""
     x = to_tensor(images)
-    with one_thread():
+    with cpu_threads(THREADS, _CPU):
         return {key: layer_features(fit.model, x, layer) for key, fit in bases.items()}
 
 
@@ -101,7 +99,7 @@ def base_maps(bases: Mapping[tuple[str, int], BaseFit], x: torch.Tensor,
               method: str = "lrp_alpha2beta1") -> dict[tuple[str, int], np.ndarray]:
     """``{(task, seed): (N, H, W)}``: relevance (summed over colour channels) of each base model's
     own output, the logit of the class it predicts for each face."""
-    with one_thread():
+    with cpu_threads(THREADS, _CPU):
         return {key: relevance_map(explain(fit.model, x, "predicted", method))
                 for key, fit in bases.items()}
 
@@ -168,7 +166,7 @@ def spread_table(maps: Mapping[tuple[str, int], np.ndarray], labels) -> pd.DataF
 def dense_table(transfers: Mapping[tuple[str, str], object], tenk: AttributeData) -> pd.DataFrame:
     """:func:`facexai.paper1.analysis.transfer_table` of the dense-layer transfers of both base
     tasks: ``source``, ``mode``, ``seed``, ``attribute``, test ``r`` and ``mae``, ``val_mae``."""
-    with one_thread():
+    with cpu_threads(THREADS, _CPU):
         return transfer_table({(t, "dense"): transfers[t, "dense"] for t in TASKS}, tenk)
 
 

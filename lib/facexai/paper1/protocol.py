@@ -6,9 +6,11 @@
   validation accuracy, cached per task and seed.
 * Transfer (:func:`fit_transfers`): each base model's ``fc8`` replaced by one output per rated
   attribute of the 10k twin (:func:`load_tenk`), retrained in one of :data:`MODES` -- ``"dense"``
-  (``fc8`` only; everything else bit-identical) or ``"whole"`` (every layer) -- and the same network
-  from random weights (``"scratch"``, the control); MSE on standardised ratings, selection on the
-  validation r (:mod:`facexai.regressors`), cached per source, mode and seed.
+  (``fc8`` only; everything else bit-identical) or ``"whole"`` (every layer, after a warm-up of
+  ``warmup`` epochs in which only the new ``fc8`` trains: :func:`head_warmup`) -- and the same
+  network from random weights, trained the same way (``"scratch"``, the control); MSE on
+  standardised ratings, selection on the validation r (:mod:`facexai.regressors`), cached per
+  source, mode and seed.
 * KDEF (:func:`load_kdef`, :func:`fit_kdef`): the straight-ahead images of both series, 7
   expressions, subject-independent folds; transfer as above with a 7-way classifier.
 
@@ -34,8 +36,8 @@ from ..synth.attributes import ADIENCE_GROUPS
 from .schema import MODES, SOURCES, TASKS, Paper1Settings
 
 __all__ = ["CODE", "MODES", "SOURCES", "TASKS", "BaseFit", "ClassData", "fit_base", "fit_bases",
-           "fit_kdef", "fit_transfer", "fit_transfers", "load_kdef", "load_tenk", "load_utkface",
-           "network", "transfer_net"]
+           "fit_kdef", "fit_transfer", "fit_transfers", "head_warmup", "load_kdef", "load_tenk",
+           "load_utkface", "network", "transfer_net"]
 
 #: Code the trained models depend on (globs under ``lib/facexai``), beside training/models.
 CODE = ("paper1/protocol.py",)
@@ -48,7 +50,8 @@ class ClassData:
     """Faces with class labels and a train / validation / test split (UTKFace, KDEF).
 
     ``images`` uint8 (N, S, S, 3); ``labels`` a DataFrame of label columns; ``roles`` int (N,):
-    1 train, 2 validation, 3 test; ``classes`` per label column its class names."""
+    1 train, 2 validation, 3 test; ``classes`` per label column its class names. The arrays are
+    not changed after loading (:meth:`fingerprint` is computed once)."""
 
     name: str
     images: np.ndarray
@@ -58,6 +61,7 @@ class ClassData:
     synthetic: bool
     subjects: np.ndarray | None = None
     notes: dict = field(default_factory=dict)
+    _fingerprint: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def indices(self, role: str) -> np.ndarray:
         code = {"train": 1, "val": 2, "test": 3}[role]
@@ -67,9 +71,12 @@ class ClassData:
         return {r: len(self.indices(r)) for r in ("train", "val", "test")}
 
     def fingerprint(self) -> str:
-        from ..cache import digest
-        return digest([self.images.tobytes(), self.labels.to_csv().encode(),
-                       self.roles.tobytes()])
+        """Hash of the images, labels and split (keys the models trained on them), once."""
+        if self._fingerprint is None:
+            from ..cache import array_fingerprint, digest
+            self._fingerprint = digest([array_fingerprint(self.images, self.roles),
+                                        self.labels.to_csv()])
+        return self._fingerprint
 
 
 def _root(key: str, s: Mapping[str, Any], twin: dict) -> tuple[Path, bool]:
@@ -136,6 +143,20 @@ def _options(c: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
     return {**{k: c[k] for k in keys}, "optimizer": "adam", **fixed}
 
 
+def head_warmup(model: nn.Module, x: torch.Tensor, y, *, loss: str,
+                config: Mapping[str, Any], threads: int | None = 2) -> nn.Module:
+    """``model`` (trained in place and returned) after ``config["warmup"]`` epochs in which only
+    its output layer trains, the rest frozen and in eval mode, with ``config``'s optimiser
+    settings and no selection; the whole network then starts training from a fitted head rather
+    than a random one. ``loss``: ``"mse"`` (on standardised targets, as the regressors train) or
+    ``"cross_entropy"``."""
+    if config["warmup"] > 0:
+        training.fit(model, x, y, loss=loss, standardize=loss == "mse", seed=config["seed"],
+                     threads=threads, **_options(config, trainable="head",
+                                                 epochs=config["warmup"], patience=None))
+    return model
+
+
 @dataclass
 class BaseFit:
     """A trained classifier: its ``model`` (eval mode, logits), ``history``, ``config`` (what
@@ -162,6 +183,8 @@ class BaseFit:
 def _fit_classifier(data: ClassData, column: str, task: str, config: dict, name: str, *,
                     net, trainable: str = "all", cache=True, threads: int | None = 2,
                     progress: bool = False) -> BaseFit:
+    """Train (or load) a classifier of ``data``'s ``column``; with ``config["warmup"]`` (whole
+    network only), :func:`head_warmup` first."""
     y = data.labels[column].to_numpy(np.int64)
     train, val = data.indices("train"), data.indices("val")
     target = None
@@ -174,6 +197,9 @@ def _fit_classifier(data: ClassData, column: str, task: str, config: dict, name:
         torch.manual_seed(config["seed"])
         model = net(True)
         x = to_tensor(data.images)
+        if trainable == "all" and config.get("warmup"):
+            head_warmup(model, x[train], y[train], loss="cross_entropy", config=config,
+                        threads=threads)
         f = training.fit(model, x[train], y[train], val=(x[val], y[val]), loss="cross_entropy",
                          seed=config["seed"], trainable=trainable, threads=threads,
                          progress=progress, desc=name, **_options(config))
@@ -191,6 +217,7 @@ def fit_base(data: ClassData, task: str, *, cache=True, progress: bool = False,
     if task not in TASKS:
         raise ValueError(f"task must be one of {tuple(TASKS)}, got {task!r}")
     c = dict(Paper1Settings.checked("model", settings), task=task)
+    c.pop("warmup")                       # a base model has no new output layer to warm up
     column, n = TASKS[task]
     return _fit_classifier(data, column, task, c, f"paper1-base-{task}",
                            net=lambda init: network(n, **c), cache=cache, progress=progress)
@@ -203,16 +230,17 @@ def fit_bases(data: ClassData, n_seeds: int = 3, **settings: Any) -> dict[tuple[
             for k in range(n_seeds) for t in TASKS}
 
 
-def transfer_net(base: BaseFit | None, n_outputs: int, **model: Any):
+def transfer_net(base: BaseFit | None, n_outputs: int, warm=None, **model: Any):
     """:data:`facexai.regressors.NetFactory` of a transferred network: the base model's weights
-    (random ones for ``base=None``) with a fresh ``fc8`` of ``n_outputs`` outputs."""
+    (random ones for ``base=None``) with a fresh ``fc8`` of ``n_outputs`` outputs; ``warm(m)``,
+    if given, trains a fresh network's head first (:func:`head_warmup`)."""
     def net(n: int, initialised: bool) -> nn.Module:
         m = network(TASKS[base.task][1] if base is not None else n, **model)
         if base is not None:
             if initialised:
                 m.load_state_dict(base.model.state_dict())
             m.fc8 = nn.Linear(m.fc8.in_features, n)
-        return m
+        return warm(m) if initialised and warm is not None else m
     return net
 
 
@@ -225,9 +253,17 @@ def fit_transfer(tenk: AttributeData, base: BaseFit | None, mode: str, *, cache=
     c = dict(Paper1Settings.checked("model", settings), protocol="multi", mode=mode,
              source=base.key if base is not None else "scratch",
              attributes=list(ratings.ATTRIBUTES))
+    if mode == "dense":
+        c.pop("warmup")                   # the dense layer is all that trains anyway
     source = base.task if base is not None else "scratch"
+    train = tenk.indices("train")
+
+    def warm(m: nn.Module) -> nn.Module:
+        y = tenk.ratings[c["attributes"]].to_numpy(np.float32)[train]
+        return head_warmup(m, to_tensor(tenk.images[train]), y, loss="mse", config=c)
+
     return regressors.fit_or_load(
-        tenk, c, transfer_net(base, len(c["attributes"]), **c),
+        tenk, c, transfer_net(base, len(c["attributes"]), warm if mode == "whole" else None, **c),
         name=f"paper1-{source}-{mode}", code=CODE, cache=cache, progress=progress,
         options=_options(c, trainable="head" if mode == "dense" else "all"),
         cam_layer=last_maxpool)
@@ -255,6 +291,8 @@ def fit_kdef(kdef: ClassData, base: BaseFit | None, mode: str, *, cache=True,
         raise ValueError(f"mode must be one of {MODES} ('whole' from scratch), got {mode!r}")
     c = dict(Paper1Settings.checked("model", settings), mode=mode,
              source=base.key if base is not None else "scratch")
+    if mode == "dense":
+        c.pop("warmup")
     n = len(kdef.classes["label"])
     factory = transfer_net(base, n, **c)
     source = base.task if base is not None else "scratch"

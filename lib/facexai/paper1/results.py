@@ -60,8 +60,9 @@ N_RICHER = Result(RICHNESS, "n_richer",
                   "excludes no difference")
 N_MEASURES = Result(RICHNESS, "n_measures", "feature-richness measures compared")
 APTITUDE_RHO = Result(RICHNESS, "aptitude_rho",
-                      "Spearman rho over attributes between the base model's relevance overlap "
-                      "with an attribute's driving regions and its dense transfer r: .part(task)")
+                      "Spearman rho over attributes between the base model's share of relevance "
+                      "on an attribute's derived truth minus the face-uniform share, and the "
+                      "attribute's dense transfer r: .part(task)")
 APTITUDE_P = Result(RICHNESS, "aptitude_p", "permutation p of APTITUDE_RHO: .part(task)")
 
 # -- KDEF ----------------------------------------------------------------------------------------

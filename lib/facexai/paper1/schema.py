@@ -67,14 +67,18 @@ class Paper1Settings(Settings):
         "time at 64 px)"), "model")
     dropout: float = setting(0.5, Param("float", "dropout after fc6 and fc7 (Levi & Hassner: 0.5)",
                                         lo=0.0, hi=0.95), "model")
-    epochs: int = setting(80, Param("int", "maximum training epochs", lo=1, hi=1000), "model")
-    batch_size: int = setting(128, Param("int", "batch size (Levi & Hassner: 50)", lo=2,
-                                         hi=4096), "model")
+    epochs: int = setting(150, Param("int", "maximum training epochs", lo=1, hi=1000), "model")
+    batch_size: int = setting(32, Param("int", "batch size (Levi & Hassner: 50)", lo=2,
+                                        hi=4096), "model")
     lr: float = setting(0.001, Param("float", "Adam learning rate", lo=1e-7, hi=1.0), "model")
     weight_decay: float = setting(0.0005, Param("float", "weight decay (Levi & Hassner: 5e-4)",
                                                 lo=0.0, hi=1.0), "model")
     patience: int = setting(10, Param(
         "int", "early stopping: epochs without a better validation score", lo=1, hi=1000),
+        "model")
+    warmup: int = setting(5, Param(
+        "int", "whole-network transfer and scratch: epochs in which only the new output layer "
+        "trains before every layer does (0: none; NOT FOUND in the paper)", lo=0, hi=100),
         "model")
 
 
