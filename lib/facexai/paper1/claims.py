@@ -29,7 +29,9 @@ def data_kind(results: Mapping[str, Mapping[str, Any]]) -> str:
 @register_claim(
     "paper1.transfer", paper=PAPER,
     text="Transfer from age / gender base models predicts psychological attributes",
-    needs=(R.N_PREDICTED, R.N_ATTRIBUTES), uses=(R.TRANSFER_GAIN,), params={"min_share": 0.5},
+    needs=(R.N_PREDICTED, R.N_ATTRIBUTES),
+    uses=(R.TRANSFER_GAIN, R.TRANSFER_GAIN.part("lo"), R.TRANSFER_GAIN.part("hi")),
+    params={"min_share": 0.5},
     rule_text="per attribute the transferred model with the lowest validation MAE (source and "
               "mode); predicted if its test r is above 0 in every seed at the false-discovery "
               "level 0.05: holds if for at least {min_share:.0%} of the attributes, partly holds "
