@@ -1,9 +1,14 @@
 """Layer-wise relevance propagation through zennit, and the two modified-ReLU gradients.
 
 Every LRP method is a zennit *composite* (a map from layer types to rules) registered on the model
-only inside ``with composite.context(model)``, which removes the rule hooks and reverts the
-canonizers on leaving, also after an exception. Relevance starts at the explained score
-(``mask * output`` of the target), so it sums to the score wherever the rules conserve it.
+only inside ``with composite.context(model)``, which removes the rules and reverts the canonizers on
+leaving, also after an exception. Relevance starts at the explained score (``mask * output`` of the
+target), so it sums to the score wherever the rules conserve it. The rules are zennit's, computed
+by :mod:`.rules`: on convolutions, dense layers, activations, batch norms and pools each replaces
+the layer's forward, for the duration of the context, by one autograd Function whose backward is
+the rule, so the layer's true backward pass never runs and the rules' extra passes are only those
+they need. EpsilonPlusFlat and EpsilonGammaBox cost about 1.3-1.5 plain input gradients (``make
+bench``; zennit's own attributor 3-6); the relevance equals zennit's to 1e-10 in float64 (tests).
 
 ==========================  ===================================================================
 key                         rules
@@ -41,8 +46,9 @@ the LRP toolbox (Lapuschkin et al. 2016). Without a rule zennit would propagate 
 the normalisation, and the relevance would no longer sum to the score; with ``Pass`` it does (a test
 checks it on :func:`facexai.models.levi_hassner` with zero biases).
 
-The z+, alpha-beta and gamma rules are those of :mod:`.rules` (zennit's, with a shortcut for
-non-negative layer inputs that gives the same relevance in fewer passes).
+The rules of :mod:`.rules` subclass zennit's: zennit's composites, canonizers and first-layer maps
+apply them, and where a shortcut does not hold (a layer input below zero, a layer type without a
+direct formula, ``zero_params``) they compute zennit's own relevance.
 """
 from __future__ import annotations
 
@@ -182,8 +188,11 @@ def attribute(model: nn.Module, x: torch.Tensor, target: Target, comp,
 
 def layer_map_base(stabilizer=1e-6) -> list:
     """zennit's ``layer_map_base(stabilizer)`` plus ``(nn.LocalResponseNorm, Pass())``: the layer map
-    every LRP composite here starts from (the LRP toolbox passes relevance through LRN unchanged)."""
-    return zc.layer_map_base(stabilizer) + [(nn.LocalResponseNorm, zr.Pass())]
+    every LRP composite here starts from (the LRP toolbox passes relevance through LRN unchanged),
+    with zennit's ``Pass`` and ``Norm`` computed by :mod:`.rules`."""
+    fast_rule = {zr.Pass: fast.Pass, zr.Norm: lambda: fast.Norm(stabilizer=stabilizer)}
+    return [(types, fast_rule[type(rule)]() if type(rule) in fast_rule else rule)
+            for types, rule in zc.layer_map_base(stabilizer)] + [(nn.LocalResponseNorm, fast.Pass())]
 
 
 def composite(method: str, *, epsilon=1e-6, stabilizer=1e-6, gamma=0.25, low=None, high=None,
@@ -192,14 +201,14 @@ def composite(method: str, *, epsilon=1e-6, stabilizer=1e-6, gamma=0.25, low=Non
 
     The layer maps are zennit's own (``layer_map_base`` + the rule per layer type, the special
     first-layer maps of ``EpsilonPlusFlat`` and ``EpsilonGammaBox``), with the rules of
-    :mod:`.rules` in place of zennit's z+, alpha-beta and gamma: same relevance, fewer passes. The
-    base map also passes relevance through local response normalisation (:func:`layer_map_base`).
+    :mod:`.rules` in place of zennit's: same relevance, no wasted pass. The base map also passes
+    relevance through local response normalisation (:func:`layer_map_base`).
     """
     base = layer_map_base(stabilizer)
-    dense = (nn.Linear, zr.Epsilon(epsilon=epsilon))
+    dense = (nn.Linear, fast.Epsilon(epsilon=epsilon))
     canonizers = list(canonizers)
     if method == "lrp_epsilon":
-        return zc.LayerMapComposite(base + [(zt.Linear, zr.Epsilon(epsilon=epsilon))], canonizers)
+        return zc.LayerMapComposite(base + [(zt.Linear, fast.Epsilon(epsilon=epsilon))], canonizers)
     conv_rules = {
         "lrp_zplus": fast.ZPlus(stabilizer=stabilizer),
         "lrp_alpha1beta0": fast.AlphaBeta(alpha=1.0, beta=0.0, stabilizer=stabilizer),
@@ -211,9 +220,9 @@ def composite(method: str, *, epsilon=1e-6, stabilizer=1e-6, gamma=0.25, low=Non
         raise ValueError(f"unknown LRP method {method!r}; known: lrp_epsilon, {', '.join(conv_rules)}")
     layer_map = base + [(zt.Convolution, conv_rules[method]), dense]
     if method == "lrp_epsilon_plus_flat":
-        first = [(zt.Linear, zr.Flat(stabilizer=stabilizer))]
+        first = [(zt.Linear, fast.Flat(stabilizer=stabilizer))]
     elif method == "lrp_epsilon_gamma_box":
-        first = [(zt.Convolution, zr.ZBox(low=low, high=high, stabilizer=stabilizer))]
+        first = [(zt.Convolution, fast.ZBox(low=low, high=high, stabilizer=stabilizer))]
     else:
         return zc.LayerMapComposite(layer_map, canonizers)
     return zc.SpecialFirstLayerMapComposite(layer_map, first, canonizers)
