@@ -140,7 +140,7 @@ def _trained(seed: int, n_faces: int, settings: dict, task: str, truth: str, key
     ok, other, acc = _choose(model, x_test, test.labels, n_faces, eligible)
     faces = direct_faces([test.params[i] for i in ok], settings["image_size"], spread=spread)
     classes = tuple(EMOTIONS) if task == "emotion" else (f"no {task}", task)
-    return Subject(key, seed, model, classes, faces, khorrami_input(faces.original),
+    return Subject(key, seed, model, classes, faces, x_test[ok],  # faces.original = images[ok]
                    khorrami_input, test.labels[ok], other, truth, acc, int(eligible.sum()), 0.0,
                    {"mask spread": spread})
 
