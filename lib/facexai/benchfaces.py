@@ -14,11 +14,16 @@ on which the data truth is judged (the support of a whole expression covers most
 * :func:`direct_faces` - rendered at the model's size (grey or RGB), as the Methods chapter's
   network was trained;
 * :func:`viewed_faces` - rendered at ``render_size`` and framed by a view of
-  :mod:`facexai.au_response` (e.g. fer's crop for the FER2013 network).
+  :mod:`facexai.au_response` (e.g. fer's crop for the FER2013 network);
+* :func:`resized_faces` - rendered at ``render`` px and resized to the model's size, as the
+  dataset twins' images are (RGB; paper 3's and paper 1's networks), with any causes of
+  :func:`facexai.synth.counterfactual.causes` (Action Units and identity factors).
 
-Both return a :class:`CauseFaces`. Causes are ``"AU<n>"`` (every rendered AU; an AU a face does not
+Each returns a :class:`CauseFaces`. Causes are ``"AU<n>"`` (every rendered AU; an AU a face does not
 show changes nothing and is marked inactive) and ``"expression"`` (every AU off: the data truth of
-an expression label).
+an expression label), or for :func:`resized_faces` the causes asked for.
+:func:`change_delta` gives the change to any other version of each face (say every driver of a
+rated attribute removed at once, :func:`removing`: that attribute's data truth).
 """
 from __future__ import annotations
 
@@ -29,7 +34,8 @@ import numpy as np
 
 from .synth.factors import AUS
 
-__all__ = ["AU_CAUSES", "CauseFaces", "direct_faces", "viewed_faces", "viewed_originals"]
+__all__ = ["AU_CAUSES", "CauseFaces", "change_delta", "direct_faces", "removing",
+           "resize_view", "resized_faces", "threshold_mask", "viewed_faces", "viewed_originals"]
 
 #: Every Action Unit SynthFace renders, as causes.
 AU_CAUSES: tuple[str, ...] = tuple(f"AU{a}" for a in AUS)
@@ -94,10 +100,7 @@ class CauseFaces:
     def region(self, cause: str, threshold: float) -> np.ndarray:
         """``(N, H, W)`` bool: where removing ``cause`` changes a pixel by more than
         ``threshold`` of the intensity range (the cause's region: data truth is judged on it)."""
-        if not 0.0 <= threshold < 1.0:
-            raise ValueError(f"threshold is a fraction of the intensity range in [0, 1), got "
-                             f"{threshold!r}")
-        return self.delta[self.causes.index(cause)] > threshold * 255.0
+        return threshold_mask(self.delta[self._index([cause])[0]], threshold)
 
     def _index(self, causes) -> np.ndarray:
         unknown = [c for c in causes if c not in self.causes]
@@ -107,20 +110,23 @@ class CauseFaces:
 
     @property
     def au_index(self) -> np.ndarray:
-        """Indices of the Action Unit causes (all but ``"expression"``)."""
+        """Indices of the causes judged one at a time by the model truth: the Action Units and
+        any identity factors (all but ``"expression"``, which is every AU at once)."""
         return np.array([k for k, c in enumerate(self.causes) if c != "expression"])
+
+
+def threshold_mask(delta: np.ndarray, threshold: float) -> np.ndarray:
+    """Where a change ``delta`` (uint8 per pixel) exceeds ``threshold`` of the intensity range."""
+    if isinstance(threshold, bool) or not 0.0 <= threshold < 1.0:
+        raise ValueError(f"threshold is a fraction of the intensity range in [0, 1), got "
+                         f"{threshold!r}")
+    return np.asarray(delta) > threshold * 255.0
 
 
 def _variants(p, causes: Sequence[str]) -> list:
     from .synth.counterfactual import intervene
 
     return [intervene(p, c) for c in causes]
-
-
-def _shown(p, causes: Sequence[str]) -> np.ndarray:
-    """Which causes the face shows (an AU with an intensity on either side; the expression)."""
-    au = np.maximum(np.asarray(p.au_left), np.asarray(p.au_right)) > 0
-    return np.array([au[AUS.index(int(c[2:]))] if c.startswith("AU") else True for c in causes])
 
 
 def _check(params, spread: int) -> list:
@@ -146,6 +152,23 @@ def _delta(a: np.ndarray, changed: np.ndarray) -> np.ndarray:
     return (d.max(-1) if d.ndim == 4 else d).astype(np.uint8)
 
 
+def _framer(p, render: int, view):
+    """``(draw, face)`` for face ``p``: ``draw(q)`` renders any version ``q`` of the face at
+    ``render`` px with ``p``'s random draws, framed by ``view`` (``p`` itself rendered once);
+    ``face``: the face's pixels in the same frame."""
+    from .regions import face_mask
+    from .synth.render import Draws, render_with_landmarks
+
+    draws = Draws.of(p)
+    rgb, landmarks = render_with_landmarks(p, render, draws=draws)
+    cut = view(rgb, landmarks)
+    a = cut(rgb)
+
+    def draw(q):
+        return a if q == p else cut(render_with_landmarks(q, render, draws=draws)[0])
+    return draw, cut(face_mask(landmarks, render).astype(np.uint8) * 255) > 127
+
+
 def direct_faces(params, size: int, *, grayscale: bool = True, spread: int = 0) -> CauseFaces:
     """Each face rendered at ``size`` (as :func:`facexai.synth.generate.render_batch` renders a
     training set) with each Action Unit and the whole expression removed; see
@@ -159,28 +182,29 @@ def direct_faces(params, size: int, *, grayscale: bool = True, spread: int = 0) 
     for p in params:
         draws = Draws.of(p)
         a, landmarks = render_with_landmarks(p, size, grayscale, draws=draws)
-        on = _shown(p, causes)
-        changed = np.stack([render_with_landmarks(v, size, grayscale, draws=draws)[0] if act
-                            else a for v, act in zip(_variants(p, causes), on)])
+        changed = np.stack([a if v == p else render_with_landmarks(v, size, grayscale,
+                                                                   draws=draws)[0]
+                            for v in _variants(p, causes)])
         rows.append((a, changed, _delta(a, changed), face_mask(landmarks, size)))
     return _assemble(rows, causes, params, spread)
 
 
-def viewed_faces(params, view, *, render_size: int = 128, spread: int = 0) -> CauseFaces:
+def viewed_faces(params, view, *, render_size: int = 128, spread: int = 0,
+                 causes: Sequence[str] | None = None) -> CauseFaces:
     """Each face rendered at ``render_size`` and framed by ``view`` (a view of
-    :mod:`facexai.au_response`, e.g. :func:`facexai.au_response.fer_view`), with each Action Unit
-    and the whole expression removed; see :class:`CauseFaces`."""
-    from .au_response import framed
-
+    :mod:`facexai.au_response`, e.g. :func:`facexai.au_response.fer_view`, or
+    :func:`resize_view`), with each of ``causes`` removed (default: each Action Unit and the
+    whole expression; any cause of :func:`facexai.synth.counterfactual.causes`; a removal that
+    leaves the face as it is is not rendered, and inactive); see :class:`CauseFaces`."""
     params = _check(params, spread)
-    causes = [*AU_CAUSES, "expression"]
+    causes = [*AU_CAUSES, "expression"] if causes is None else list(causes)
+    if not causes:
+        raise ValueError("the benchmark needs at least one cause")
     rows = []
     for p in params:
-        on = np.flatnonzero(_shown(p, causes))
-        a, some, _, face, _ = framed(p, _variants(p, [causes[k] for k in on]), view,
-                                     render_size, 0.0, 0)
-        changed = np.repeat(a[None], len(causes), 0)
-        changed[on] = some
+        draw, face = _framer(p, render_size, view)
+        a = draw(p)
+        changed = np.stack([draw(v) for v in _variants(p, causes)])
         rows.append((a, changed, _delta(a, changed), face))
     return _assemble(rows, causes, params, spread)
 
@@ -195,3 +219,48 @@ def viewed_originals(params, view, render_size: int = 128) -> np.ndarray:
         rgb, landmarks = render_with_landmarks(p, render_size, draws=Draws.of(p))
         out.append(view(rgb, landmarks)(rgb))
     return np.stack(out)
+
+
+def resize_view(size: int):
+    """A view that resizes the rendering to ``size`` as the dataset twins' loaders resize
+    (:func:`facexai.datasets.io.resize`, PIL bilinear; paper 3's and paper 1's 10k faces)."""
+    from .datasets.io import resize
+
+    return lambda rgb, landmarks: lambda img: resize(np.asarray(img), int(size),
+                                                     np.ndim(img) == 2)
+
+
+def resized_faces(params, causes: Sequence[str], size: int, render: int, *,
+                  spread: int = 0) -> CauseFaces:
+    """:func:`viewed_faces` through :func:`resize_view`: each face rendered at ``render`` px and
+    resized to ``size`` (RGB, as the 10k twin's images reach paper 3's and paper 1's networks,
+    without the JPEG step), with each of ``causes`` removed."""
+    return viewed_faces(params, resize_view(size), render_size=render, spread=spread,
+                        causes=causes)
+
+
+def change_delta(params, pairs: Sequence, view, render: int) -> np.ndarray:
+    """``(N, H, W)`` uint8: per face, the change between the two versions ``pairs[i] = (a, b)``
+    of face ``params[i]``, both rendered with that face's random draws and framed by ``view``:
+    e.g. ``(p, removing(p, causes))``, every driver of a rated attribute removed at once (that
+    attribute's data truth), or a factor's low and high value."""
+    params = _check(params, 0)
+    pairs = list(pairs)
+    if len(pairs) != len(params):
+        raise ValueError(f"pairs must give two versions of each of the {len(params)} faces, got "
+                         f"{len(pairs)}")
+    out = []
+    for p, (a, b) in zip(params, pairs):
+        draw, _ = _framer(p, render, view)
+        out.append(_delta(draw(a), draw(b)[None])[0])
+    return np.stack(out)
+
+
+def removing(p, causes: Sequence[str]):
+    """``p`` with every cause of ``causes`` removed (:func:`facexai.synth.counterfactual.intervene`
+    in turn; ``"expression"`` removes every AU)."""
+    from functools import reduce
+
+    from .synth.counterfactual import intervene
+
+    return reduce(intervene, causes, p)

@@ -50,8 +50,10 @@ def subject_settings(subject: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return {**out, "marker": params["marker"]} if subject == "positive_control" else out
     if subject == "fer":
         return {"render_size": params["fer_render_size"],
-                "candidates_per_face": params["fer_candidates"]}
-    return dict(params.get("settings") or {})
+                "candidates_per_face": params["candidates"]}
+    # the subjects the paper packages register (facexai.paperN.benchmark)
+    return {"profile": params["paper_profile"], "explained": params["explained"],
+            "candidates_per_face": params["candidates"]}
 
 
 @dataclass
@@ -98,6 +100,7 @@ def score_point(params: Mapping[str, Any], *, cache: bool = True) -> PointScores
     faces = scores.faces.assign(subject=subject, seed=params["seed"])
     null = scores.null.assign(subject=subject, seed=params["seed"])
     meta = {"subject": subject, "seed": params["seed"], "faces": len(subj.faces),
+            "truth": subj.truth_cause,
             "candidates": subj.candidates, "accuracy": subj.accuracy,
             "active_aus": float(subj.faces.active[subj.faces.au_index].sum(0).mean()),
             "build_s": round(subj.seconds, 2), "score_s": round(time.perf_counter() - t0

@@ -209,8 +209,13 @@ def randomisation(model, x: torch.Tensor, maps_of, *, independent_layers: int = 
         one = copy.deepcopy(model)
         faithfulness.randomize_layer(dict(one.named_modules())[name], gen)
         singles.append(1.0 - faithfulness.spearman(reference, np.abs(maps_of(one))))
-    return {"cascading": cascading, "independent": np.nanmean(np.stack(singles), 0)
-            if singles else np.full(len(x), np.nan)}
+    if not singles:
+        return {"cascading": cascading, "independent": np.full(len(x), np.nan)}
+    singles = np.stack(singles)
+    with np.errstate(invalid="ignore"):     # NaN where every layer's map was constant
+        independent = np.where(np.isfinite(singles).any(0), np.nansum(singles, 0)
+                               / np.maximum(np.isfinite(singles).sum(0), 1), np.nan)
+    return {"cascading": cascading, "independent": independent}
 
 
 @dataclass

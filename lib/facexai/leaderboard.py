@@ -200,10 +200,11 @@ def _kendall_bam(summary: pd.DataFrame, metric: str) -> tuple[str, str]:
 
 def findings(summary: pd.DataFrame, faces: pd.DataFrame, *, alpha: float = 0.05,
              lrp: str = "lrp_epsilon_plus_flat", published_iou: float = 0.27,
-             iou_goal: float = 0.33) -> pd.DataFrame:
+             iou_goal: float = 0.33, au_subjects=None) -> pd.DataFrame:
     """The published findings checked on faces: one row each with its source, the rule (fixed
     before the data), what was measured and the verdict. Bonferroni over the findings' paired
-    tests."""
+    tests. ``au_subjects``: the subjects whose data truth is Action Units (an expression or one
+    AU), the only ones the published IoU with AU masks compares with (default: every subject)."""
     rows = []
     clevr = _paired(faces, "mass", lrp, "integrated_gradients", alpha, 3)
     rows.append(("LRP puts more relevance on the truth than IG", "CLEVR-XAI (Arras et al. 2022)",
@@ -229,6 +230,8 @@ def findings(summary: pd.DataFrame, faces: pd.DataFrame, *, alpha: float = 0.05,
                      "not testable here" if not len(ex) else
                      "holds" if (~beat).any() else "does not hold"))
     iou = summary[(summary["metric"] == "iou") & (summary["kind"] == "explainer")]
+    if au_subjects is not None:
+        iou = iou[iou["subject"].isin(list(au_subjects))]
     over = iou[iou["mean"] > iou_goal]
     rows.append((f"saliency on the Action Units: IoU against the published {published_iou}",
                  "Gaya-Morey et al. 2024", f"explainer x subject cells with mean IoU > {iou_goal}",

@@ -165,8 +165,10 @@ register(
     "benchmark_point",
     **CLASSIFIER,
     subject=Param("str", "the model explained: a key of facexai.benchsubjects.SUBJECTS "
-                  "(expression, positive_control, fer)"),
-    n_faces=Param("int", "correctly classified faces scored", lo=2, hi=10_000),
+                  "(expression, positive_control, fer; paper2_cnn, paper3_vgg16, paper1_* once "
+                  "facexai.paperN.benchmark is imported)"),
+    n_faces=Param("int", "faces scored (of a classifier: correctly classified ones)", lo=2,
+                  hi=10_000),
     methods=Param("str_list", "explainers scored: any registered key (facexai.explain)"),
     absolute_methods=Param("str_list", "explainers whose maps are taken as absolute values "
                            "(plain gradients: their sign says which way, not whether)"),
@@ -174,8 +176,15 @@ register(
                       "reach: 2 for the 5 x 5 local mean subtraction)", lo=0, hi=16),
     marker=Param("str", "the Action Unit the positive control sees (e.g. AU12)"),
     fer_render_size=Param("int", "render size before fer's crop", lo=48, hi=512),
-    fer_candidates=Param("int", "faces drawn per face scored for the FER network (it reads only "
-                         "some correctly)", lo=1, hi=20),
+    candidates=Param("int", "faces drawn per face scored by the classifiers not trained on "
+                     "SynthFace emotions (FER, paper 2: they read only some correctly)", lo=1,
+                     hi=20),
+    paper_profile=Param("choice", "the profile whose paper chapters' networks (their cached "
+                        "weights) the paper subjects are", choices=("ci", "default", "paper")),
+    explained=Param("choice", "faces of a paper's classifier explained: 'true', those it "
+                    "classifies correctly, for their true class; 'predicted', every face drawn, "
+                    "for its predicted class (networks that learned little, as in the ci "
+                    "profile)", choices=("true", "predicted")),
     min_causes=Param("int", "active AUs a face needs for a correctness score", lo=3, hi=16),
     truth_threshold=Param("float", "change (share of the intensity range) above which a pixel is "
                           "in the data-truth region", lo=0.0, hi=0.5),

@@ -3,7 +3,8 @@
 Only the paper's own parts, on the study core: its settings and schemas (:mod:`.schema`), its
 protocol (:mod:`.protocol`: the UTKFace base models, the transfer to the 10k attributes and to
 KDEF, in both retraining modes), the analyses of its sections (:mod:`.analysis`), the results its
-notebooks record (:mod:`.results`) and its claims (:mod:`.claims`).
+notebooks record (:mod:`.results`), its claims (:mod:`.claims`) and its networks as subjects of
+the explanation benchmark (:mod:`.benchmark`, registered on import).
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ _NAMES = {**dict.fromkeys(("BaseFit", "ClassData", "fit_base", "fit_bases", "fit
           **dict.fromkeys(("DATA_SETTINGS", "MODEL_SETTINGS", "MODES", "Paper1Settings",
                            "SOURCES", "TASKS", "data_settings", "model_settings",
                            "seed_settings"), ".schema")}
-_SUBMODULES = ("analysis", "aptitude", "claims", "heatmaps", "kdef", "protocol", "results", "schema")
+_SUBMODULES = ("analysis", "aptitude", "benchmark", "claims", "heatmaps", "kdef", "protocol",
+               "results", "schema")
 __all__ = [*_NAMES, *_SUBMODULES]
 
 

@@ -3,7 +3,8 @@
 Only the paper's own parts, on the study core: its settings and schemas (:mod:`.schema`), its
 protocol (:mod:`.protocol`: the CK+ and TFD experiments, the zero-bias CNN as the code initialises
 it, training per fold with both checkpoint selections), the results its notebooks record
-(:mod:`.results`) and its claims (:mod:`.claims`).
+(:mod:`.results`), its claims (:mod:`.claims`) and its network as a subject of the explanation
+benchmark (:mod:`.benchmark`, registered on import).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _NAMES = {**dict.fromkeys(("PROTOCOLS", "SIX_CLASS", "VARIANTS", "FoldFits", "Pa
                            "six_class", "untrained_model"), ".protocol"),
           **dict.fromkeys(("DATA_SETTINGS", "MODEL_SETTINGS", "VARIANT_NAMES", "Paper2Settings",
                            "data_settings", "model_settings"), ".schema")}
-_SUBMODULES = ("accuracy", "claims", "figures", "protocol", "results", "schema")
+_SUBMODULES = ("accuracy", "benchmark", "claims", "figures", "protocol", "results", "schema")
 __all__ = [*_NAMES, *_SUBMODULES]
 
 

@@ -1,6 +1,7 @@
 """Paper 3 (Xiao 2024): VGG16 regressions of 40 psychological attributes of faces. Only the
 paper's own parts, on the study core: its settings and schemas, protocol, table, baselines, Grad-CAM
-protocol, embeddings of antonym pairs, claims, recorded names and figures.
+protocol, embeddings of antonym pairs, claims, recorded names and figures, and its VGG16 as a
+subject of the explanation benchmark (:mod:`.benchmark`, registered on import).
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ _NAMES = {"ATTRIBUTES": "..ratings", "to_tensor": "..ratings",
                         ".protocol"),
           **dict.fromkeys(("DATA_SETTINGS", "MODEL_SETTINGS", "Paper3Settings", "data_settings",
                            "model_settings", "seed_settings"), ".schema")}
-_SUBMODULES = ("baselines", "claims", "figures", "heatmaps", "metrics", "pair_embeddings",
-               "protocol", "results", "schema")
+_SUBMODULES = ("baselines", "benchmark", "claims", "figures", "heatmaps", "metrics",
+               "pair_embeddings", "protocol", "results", "schema")
 __all__ = [*_NAMES, *_SUBMODULES]
 
 
