@@ -39,8 +39,8 @@ CLASSIFIER_KEYS: tuple[str, ...] = ("image_size", "n_train", "n_test", "nuisance
 #: Settings of :func:`facexai.benchscore.score_subject` taken from a point's parameters.
 SCORING_KEYS: tuple[str, ...] = ("min_causes", "truth_threshold", "perturbation_faces",
                                  "perturbation_patch", "perturbation_steps",
-                                 "randomization_faces", "independent_layers", "n_null",
-                                 "random_cells")
+                                 "randomization_faces", "contrastivity_faces",
+                                 "independent_layers", "n_null", "random_cells")
 
 
 def subject_settings(subject: str, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -283,12 +283,14 @@ def score_subject(subject: Subject, methods: Sequence[str], *,
                   truth_threshold: float = 0.03,
                   perturbation_faces: int = 32, perturbation_patch: int = 4,
                   perturbation_steps: int = 16, randomization_faces: int = 8,
+                  contrastivity_faces: int | None = None,
                   independent_layers: int = 3, n_null: int = 20, random_cells: int = 8,
                   seed: int = 0) -> BenchScores:
     """Every metric of :data:`METRICS` for every explainer of ``methods`` and every control map
     on the faces of ``subject`` (see the module docstring); ``options``: per method, explainer
     options. Completeness on the first ``perturbation_faces`` faces, randomisation on the first
-    ``randomization_faces``."""
+    ``randomization_faces``, contrastivity on the first ``contrastivity_faces`` (None: all; each
+    needs a second map of every explainer); the tables hold rows for the faces scored."""
     options = _box_bounds(subject, methods, options)
     faces, n = subject.faces, len(subject.faces)
     truth, face = subject.truth(truth_threshold), faces.face
@@ -311,7 +313,7 @@ def score_subject(subject: Subject, methods: Sequence[str], *,
         values = truths(maps)
         values.update(_completeness(subject, maps, perturbation_patch, perturbation_steps,
                                     min(perturbation_faces, n)))
-        values["contrastivity"] = contrastivity(maps, other)
+        values["contrastivity"] = contrastivity(maps[:len(other)], other)   # first faces only
         k = min(randomization_faces, n)
         values.update(randomisation(subject.model, subject.x[:k],
                                     lambda m: maps_of(m, subject.x[:k])[:k] if kind ==
@@ -319,18 +321,20 @@ def score_subject(subject: Subject, methods: Sequence[str], *,
                                     independent_layers=independent_layers, seed=seed))
         _rows(table, name, kind, values)
 
+    kc = n if contrastivity_faces is None else max(0, min(int(contrastivity_faces), n))
     for method in methods:
         fn = _map_fn(subject, method, subject.target, absolute, options)
         t0 = time.perf_counter()
         maps = fn(subject.model)
         seconds[method] = (time.perf_counter() - t0) / n
-        other = _map_fn(subject, method, subject.other, absolute, options)(subject.model)
+        other = _map_fn(subject, method, subject.other[:kc], absolute, options)(
+            subject.model, subject.x[:kc])
         score(method, "explainer", maps, other, fn)
     labels = face.astype(int)
     controls = controlmaps.control_maps(faces.original, subject.x, labels, seed=seed,
                                         cells=random_cells)
     for name, maps in controls.items():
-        score(name, "control", maps, maps, None)
+        score(name, "control", maps, maps[:kc], None)
     null = []
     for k in range(n_null):
         values = truths(controlmaps.random_map(labels, seed=seed + 1 + k, cells=random_cells))

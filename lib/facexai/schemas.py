@@ -193,6 +193,8 @@ register(
     perturbation_patch=Param("int", "side of the perturbed patches in pixels", lo=1, hi=64),
     perturbation_steps=Param("int", "steps of the perturbation curves", lo=1, hi=1024),
     randomization_faces=Param("int", "faces of the randomisation checks", lo=1, hi=1000),
+    contrastivity_faces=Param("int", "faces whose runner-up class is explained too "
+                              "(contrastivity; the others are NaN)", lo=1, hi=10_000),
     independent_layers=Param("int", "layers re-initialised one at a time", lo=1, hi=64),
     n_null=Param("int", "random maps drawn for the null of each mean", lo=1, hi=10_000),
     random_cells=Param("int", "grid of the random control map (cells per side)", lo=1, hi=256),
