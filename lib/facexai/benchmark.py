@@ -29,8 +29,8 @@ from . import paths
 from .benchscore import BenchScores, score_subject
 from .benchsubjects import SUBJECTS, build_subject
 
-__all__ = ["CLASSIFIER_KEYS", "SCORING_KEYS", "PointScores", "gather", "score_point",
-           "subject_settings"]
+__all__ = ["CLASSIFIER_KEYS", "SCORING_KEYS", "PointScores", "gather", "method_options",
+           "score_point", "subject_settings"]
 
 #: Settings of the zero-bias CNN subjects (:func:`facexai.expression.train_classifier`).
 CLASSIFIER_KEYS: tuple[str, ...] = ("image_size", "n_train", "n_test", "nuisance_scale",
@@ -54,6 +54,13 @@ def subject_settings(subject: str, params: Mapping[str, Any]) -> dict[str, Any]:
     # the subjects the paper packages register (facexai.paperN.benchmark)
     return {"profile": params["paper_profile"], "explained": params["explained"],
             "candidates_per_face": params["candidates"]}
+
+
+def method_options(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The explainer options a point sets: integrated gradients' steps and SmoothGrad's samples
+    (the costliest explainers; the library's defaults are 32 and 25)."""
+    return {"integrated_gradients": {"n_steps": params["ig_steps"]},
+            "smoothgrad": {"n_samples": params["smoothgrad_samples"]}}
 
 
 @dataclass
@@ -96,7 +103,7 @@ def score_point(params: Mapping[str, Any], *, cache: bool = True) -> PointScores
                          settings=subject_settings(subject, params))
     scores: BenchScores = score_subject(
         subj, params["methods"], absolute=params["absolute_methods"], seed=params["seed"],
-        **{k: params[k] for k in SCORING_KEYS})
+        options=method_options(params), **{k: params[k] for k in SCORING_KEYS})
     faces = scores.faces.assign(subject=subject, seed=params["seed"])
     null = scores.null.assign(subject=subject, seed=params["seed"])
     meta = {"subject": subject, "seed": params["seed"], "faces": len(subj.faces),

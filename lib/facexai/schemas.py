@@ -193,6 +193,10 @@ register(
     perturbation_patch=Param("int", "side of the perturbed patches in pixels", lo=1, hi=64),
     perturbation_steps=Param("int", "steps of the perturbation curves", lo=1, hi=1024),
     randomization_faces=Param("int", "faces of the randomisation checks", lo=1, hi=1000),
+    ig_steps=Param("int", "integrated gradients' quadrature steps (the library's default: 32)",
+                   lo=1, hi=4096),
+    smoothgrad_samples=Param("int", "SmoothGrad's noisy copies (the library's default: 25)",
+                             lo=1, hi=4096),
     contrastivity_faces=Param("int", "faces whose runner-up class is explained too "
                               "(contrastivity; the others are NaN)", lo=1, hi=10_000),
     independent_layers=Param("int", "layers re-initialised one at a time", lo=1, hi=64),
