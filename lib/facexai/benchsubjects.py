@@ -44,8 +44,8 @@ from torch import nn
 from .benchfaces import (CauseFaces, direct_faces, threshold_mask, viewed_faces,
                          viewed_originals)
 
-__all__ = ["SUBJECTS", "Subject", "attribute_subject", "build_subject", "chosen_subject",
-           "register_subject"]
+__all__ = ["SUBJECTS", "Subject", "attribute_subject", "build_subject", "check_settings",
+           "chosen_subject", "register_subject"]
 
 
 @dataclass
@@ -113,8 +113,9 @@ def build_subject(key: str, *, seed: int, n_faces: int,
     return subject
 
 
-def _only(settings: dict, allowed, key: str) -> dict:
-    """``settings`` if it names nothing but ``allowed``; else an error naming the stray ones."""
+def check_settings(settings: dict, allowed, key: str) -> dict:
+    """``settings`` if it names nothing but ``allowed``; else an error naming the stray ones
+    (subject ``key``'s builder calls it on the settings it is given)."""
     stray = sorted(set(settings) - set(allowed))
     if stray:
         raise ValueError(f"benchmark subject {key!r} has no setting(s) {', '.join(stray)}; its "
@@ -147,7 +148,8 @@ def _trained(seed: int, n_faces: int, settings: dict, task: str, truth: str, key
     from .models import khorrami_input
     from .synth.factors import EMOTIONS
 
-    settings = _only(dict(settings), {*SETTINGS, "mask_spread", "marker"} - {"seed"}, key)
+    settings = check_settings(dict(settings), {*SETTINGS, "mask_spread", "marker"} - {"seed"},
+                              key)
     settings.pop("marker", None)
     spread = int(settings.pop("mask_spread", 2))
     model, test = trained_network(**clf_settings({**settings, "seed": seed}), task=task)
@@ -241,7 +243,7 @@ def attribute_subject(key: str, seed: int, model: nn.Module, outputs, attributes
                       for a in picked])
     return Subject(key, seed, model, tuple(outputs), faces, preprocess(faces.original), preprocess,
                    target, other, "attribute", float(accuracy), len(params), 0.0,
-                   {"explained": ", ".join(attributes), "k causes": k_causes, **(notes or {})},
+                   {"attributes": ", ".join(attributes), "k causes": k_causes, **(notes or {})},
                    truth_delta=truth)
 
 
@@ -252,7 +254,7 @@ def _fer(seed: int, n_faces: int, settings: dict) -> Subject:
     from .fer import FER_CLASSES, fer_preprocess, load_fer_model
     from .synth.generate import sample_face
 
-    _only(settings, {"candidates_per_face", "render_size", "mask_spread"}, "fer")
+    check_settings(settings, {"candidates_per_face", "render_size", "mask_spread"}, "fer")
     candidates = int(settings.get("candidates_per_face", 3)) * n_faces
     render = int(settings.get("render_size", 128))
     codes = list(CKPLUS_TO_FER)

@@ -34,7 +34,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..benchsubjects import Subject, attribute_subject, chosen_subject, register_subject
+from ..benchsubjects import (Subject, attribute_subject, check_settings, chosen_subject,
+                             register_subject)
 
 __all__ = ["FACTOR_CAUSES", "label_pair", "twin_labels",
            "utkface_view"]
@@ -51,14 +52,6 @@ FACTOR_CAUSES: tuple[str, ...] = ("age", "sex", "masculinity", "hair_length", "s
 FACE_SEED = 40_000
 #: What the data truth of each base task is, as the subject names it (not a removable cause).
 TRUTH = {"age": "age (28 vs 57 years)", "gender": "sex (woman vs man)"}
-
-
-def _checked(settings: dict, allowed: Sequence[str], key: str) -> dict:
-    stray = sorted(set(settings) - set(allowed))
-    if stray:
-        raise ValueError(f"benchmark subject {key!r} has no setting(s) {', '.join(stray)}; its "
-                         f"settings: {', '.join(allowed)}")
-    return settings
 
 
 def utkface_view(size: int) -> Callable:
@@ -128,7 +121,7 @@ def _base(task: str, seed: int, n_faces: int, settings: dict[str, Any]) -> Subje
     from .schema import TASKS
 
     key = f"paper1_{task}"
-    settings = _checked(settings, SETTINGS, key)
+    settings = check_settings(settings, SETTINGS, key)
     p = load_profile(settings.get("profile", "default"))["paper1_base"]
     utk, fit = _base_fit(p, task, seed)
     view, render = utkface_view(p["image_size"]), p["render_size"]
@@ -170,7 +163,7 @@ def _transfer(seed: int, n_faces: int, settings: dict[str, Any]) -> Subject:
     from ..ratings import to_tensor
     from . import protocol, schema
 
-    settings = _checked(settings, TRANSFER_SETTINGS, "paper1_transfer")
+    settings = check_settings(settings, TRANSFER_SETTINGS, "paper1_transfer")
     p = load_profile(settings.get("profile", "default"))["paper1_heatmaps"]
     tenk = protocol.load_tenk(**schema.data_settings(p))
     if tenk.params is None:

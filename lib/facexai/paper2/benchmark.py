@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..benchsubjects import Subject, chosen_subject, register_subject
+from ..benchsubjects import Subject, check_settings, chosen_subject, register_subject
 
 __all__: list[str] = []
 
@@ -37,10 +37,7 @@ def _cnn(seed: int, n_faces: int, settings: dict[str, Any]) -> Subject:
     from ..synth.generate import sample_face
     from . import protocol, schema
 
-    stray = sorted(set(settings) - set(SETTINGS))
-    if stray:
-        raise ValueError(f"benchmark subject 'paper2_cnn' has no setting(s) {', '.join(stray)}; "
-                         f"its settings: {', '.join(SETTINGS)}")
+    check_settings(settings, SETTINGS, "paper2_cnn")
     p = load_profile(settings.get("profile", "default"))["paper2_accuracy"]
     data = protocol.load_ckplus(**schema.data_settings(p))
     if not 0 <= seed < data.n_splits:

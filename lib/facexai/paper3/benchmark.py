@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..benchsubjects import Subject, attribute_subject, register_subject
+from ..benchsubjects import Subject, attribute_subject, check_settings, register_subject
 
 __all__: list[str] = []
 
@@ -32,10 +32,7 @@ def _vgg16(seed: int, n_faces: int, settings: dict[str, Any]) -> Subject:
     from ..ratings import to_tensor
     from . import protocol, schema
 
-    stray = sorted(set(settings) - set(SETTINGS))
-    if stray:
-        raise ValueError(f"benchmark subject 'paper3_vgg16' has no setting(s) {', '.join(stray)};"
-                         f" its settings: {', '.join(SETTINGS)}")
+    check_settings(settings, SETTINGS, "paper3_vgg16")
     p = load_profile(settings.get("profile", "default"))["paper3_explanations"]
     data = protocol.load_data(**schema.data_settings(p))
     if data.params is None:
