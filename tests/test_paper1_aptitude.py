@@ -231,14 +231,16 @@ def test_derived_truth_over_processes_and_from_the_cache_is_the_cores(tmp_path, 
 
     monkeypatch.setenv("FACEXAI_CACHE", str(tmp_path))
     params = [sample_face(0, k) for k in range(3)]
-    serial = causemaps.derived_truth(params, ["happy", "intelligent"], 48, 48)
-    split = A.derived_truth(params, ("happy", "intelligent"), 48, 48, workers=2)
+    attributes = ("happy", "intelligent")
+    serial = causemaps.derived_truth(params, attributes, 48, 48)
+    assert not (tmp_path / "truth").exists()                   # not cached unless asked
+    split = causemaps.derived_truth(params, attributes, 48, 48, workers=2, cache=True)
     assert list(split) == ["happy", "intelligent"]
     assert len(list((tmp_path / "truth").glob("derived-*.npz"))) == 1
-    monkeypatch.setattr(causemaps, "derived_truth", None)      # the second call must not render
-    cached = A.derived_truth(params, ("happy", "intelligent"), 48, 48)
+    monkeypatch.setattr(causemaps, "_truth_maps", None)        # the second call must not render
+    cached = causemaps.derived_truth(params, attributes, 48, 48, cache=True)
     for a in serial:
         np.testing.assert_array_equal(split[a], serial[a])
         np.testing.assert_array_equal(cached[a], serial[a])
     with pytest.raises(ValueError, match="workers"):
-        A.derived_truth(params, ["happy"], 48, 48, workers=0)
+        causemaps.derived_truth(params, ["happy"], 48, 48, workers=0)

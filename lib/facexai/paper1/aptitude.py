@@ -11,15 +11,13 @@ paper's glue, on the base models of :func:`facexai.paper1.protocol.fit_bases` an
 * :func:`compare` - per measure, both models and their difference with intervals, and the rule:
   a measure favours the first model when the interval of the difference lies above 0;
   :meth:`Measured.rotated` (negative control) and :func:`degraded` (positive control);
-* :func:`derived_truth` (the core's, over several processes), :func:`overlap_table`,
-  :func:`aptitude_points`, :func:`aptitude_tests` - per attribute, the share of a base model's
+* :func:`overlap_table`, :func:`aptitude_points`, :func:`aptitude_tests` - per attribute, the share of a base model's
   relevance on the attribute's derived truth above the face-uniform map's, against the
   attribute's dense-transfer test r (Spearman rho, permutation p, both controls);
 * :func:`recorded`, :func:`measures_figure`, :func:`aptitude_figure`.
 """
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass, replace
 from typing import Mapping
@@ -28,8 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import cache as cachelib
-from .. import causemaps, paths, richness, stats, truthscores
+from .. import richness, stats, truthscores
 from ..controlmaps import head_mask
 from ..explain import explain, relevance_map
 from ..manifold import layer_features
@@ -46,7 +43,7 @@ from .protocol import TASKS, BaseFit
 
 __all__ = ["FEATURE_LAYER", "MEASURES", "THREADS", "Fc7", "Measured", "aptitude_figure",
            "aptitude_points", "aptitude_tests", "aptitude_text", "base_features", "base_maps",
-           "compare", "degraded", "dense_table", "derived_truth", "fc7", "mean_rating_mae",
+           "compare", "degraded", "dense_table", "fc7", "mean_rating_mae",
            "measured", "measures_figure", "measures_text", "named", "overlap_table",
            "probe_factors", "probe_table", "recorded", "spectrum_table", "spread_table"]
 
@@ -345,42 +342,6 @@ def aptitude_tests(points: pd.DataFrame, n_permutations: int = 1000,
                          "rho_mass": stats.spearman(t["mass"], y) if variant == "observed"
                          else np.nan})
     return pd.DataFrame(rows).set_index(["task", "variant"])
-
-
-def derived_truth(params, attributes, size: int, render: int, workers: int = 1,
-                  cache: bool = True) -> dict:
-    """:func:`facexai.causemaps.derived_truth` of ``params`` (the faces in order) split over
-    ``workers`` forked processes (the renderer uses numpy and PIL only) and, with ``cache``, kept
-    under ``<cache>/truth`` keyed by the faces, the settings and the renderer's code: rendering
-    the truth of 40 attributes is most of this section's time."""
-    import multiprocessing
-    import pickle
-    from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
-
-    params, attributes = list(params), list(attributes)
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
-    name = cachelib.key(dict(attributes=attributes, size=size, render=render),
-                        data=hashlib.sha256(pickle.dumps(params)).hexdigest()[:20],
-                        code=cachelib.code_fingerprint("synth/*.py", "causemaps.py"))
-    target = paths.cache_dir() / "truth" / f"derived-{name}.npz"
-    if cache and target.is_file():
-        with np.load(target, allow_pickle=False) as z:
-            return {a: z[a] for a in attributes}
-    truth = partial(causemaps.derived_truth, attributes=attributes, size=size, render=render)
-    chunks = np.array_split(np.arange(len(params)), max(1, min(workers, len(params))))
-    if len(chunks) == 1:
-        out = truth(params)
-    else:
-        with ProcessPoolExecutor(len(chunks), mp_context=multiprocessing.get_context("fork")) \
-                as pool:
-            parts = list(pool.map(truth, [[params[i] for i in c] for c in chunks]))
-        out = {a: np.concatenate([part[a] for part in parts]) for a in attributes}
-    if cache:
-        with paths.atomic_path(target) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **out)
-    return out
 
 
 # -- results and figures ----------------------------------------------------------------------
