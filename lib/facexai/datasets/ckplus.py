@@ -19,6 +19,8 @@ to the last three frames and none to the neutral first frame.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import math
 import re
 from pathlib import Path
@@ -234,27 +236,39 @@ def _frames(seq: Path, subject: str, reader: Reader) -> list[Path]:
     return pngs
 
 
+def _read_frame(rec: dict, reader: Reader, crop, size, grayscale):
+    """One chosen frame read and cropped or resized, with its landmarks (None: unreadable)."""
+    img = reader.image(rec["path"])
+    if img is None:
+        return None
+    pts = read_numbers(rec["mark"]) if rec["mark"].is_file() else None
+    if pts is not None and pts.shape != (68, 2):
+        raise UnreadableFileError(f"CK+: {rec['mark']} must hold 68 rows 'x y', "
+                                  f"found shape {pts.shape}")
+    if crop == "haar":
+        out, new_pts, found = haar_crop(to_gray(img), size, pts)
+    else:
+        out, found = resize(img, size, grayscale), True
+        new_pts = None if pts is None else scale_points(pts, img.shape, size)
+    return out, new_pts, found, pts is None
+
+
 def _read_frames(records: list, reader: Reader, crop, size, grayscale) -> tuple:
     """Read, crop or resize each chosen frame and its landmarks; the frames kept, their arrays and
-    points, the frames where the Haar cascade found no face, those without landmarks."""
+    points, the frames where the Haar cascade found no face, those without landmarks. (Decoding
+    and the cascade run without the GIL: two threads read at once.)"""
     kept, arrays, points, missed, no_marks = [], [], [], [], []
-    for rec in records:
-        img = reader.image(rec["path"])
-        if img is None:
+    with ThreadPoolExecutor(2) as pool:
+        frames = list(pool.map(lambda r: _read_frame(r, reader, crop, size, grayscale), records))
+    reader.skipped.sort(key=lambda s: s.path)     # in file order whatever thread read them
+    for rec, frame in zip(records, frames):
+        if frame is None:
             continue
-        pts = read_numbers(rec["mark"]) if rec["mark"].is_file() else None
-        if pts is not None and pts.shape != (68, 2):
-            raise UnreadableFileError(f"CK+: {rec['mark']} must hold 68 rows 'x y', "
-                                      f"found shape {pts.shape}")
-        if pts is None:
+        out, new_pts, found, unmarked = frame
+        if unmarked:
             no_marks.append(reader.rel(rec["path"]))
-        if crop == "haar":
-            out, new_pts, found = haar_crop(to_gray(img), size, pts)
-            if not found:
-                missed.append(reader.rel(rec["path"]))
-        else:
-            out = resize(img, size, grayscale)
-            new_pts = None if pts is None else scale_points(pts, img.shape, size)
+        if not found:
+            missed.append(reader.rel(rec["path"]))
         kept.append(rec)
         arrays.append(out)
         points.append(new_pts if new_pts is not None else np.full((68, 2), np.nan, np.float32))
@@ -320,7 +334,9 @@ def write_twin(root: Path | str, *, n_subjects: int, sequences_per_subject: int,
             for j, p in enumerate(sequence(apex, n_frames)):
                 jobs.append((k, q, j, p))
     images, landmarks = render([j[3] for j in jobs], render_size, workers)
-    for img, pts, (k, q, j, p) in zip(images, landmarks, jobs):
+
+    def write(frame):
+        img, pts, (k, q, j, p) = frame
         subj, seq = f"S{5 * (k + 1):03d}", f"{q + 1:03d}"
         stem = f"{subj}_{seq}_{j + 1:08d}"
         canvas, pts = place(img, pts, WIDTH, HEIGHT, HEIGHT)
@@ -339,6 +355,10 @@ def write_twin(root: Path | str, *, n_subjects: int, sequences_per_subject: int,
                 (root / "Emotion" / subj / seq).mkdir(parents=True, exist_ok=True)
                 (root / "Emotion" / subj / seq / f"{stem}_emotion.txt").write_text(
                     format_row([p.emotion]) + "\n")
+
+    # PIL scales and PNG-encodes without the GIL: ``workers`` threads write the 640 x 490 frames
+    with ThreadPoolExecutor(max(1, int(workers))) as pool:
+        list(pool.map(write, zip(images, landmarks, jobs)))
 
 
 SPEC = register(DatasetSpec(

@@ -12,6 +12,7 @@ nothing in the default book needs it, because the synthetic twins carry their ex
 from __future__ import annotations
 
 import importlib.util
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,8 +25,14 @@ MIN_NEIGHBORS = (5, 3)
 SIZE_RANGE = (0.5, 0.8)
 
 
-@lru_cache(maxsize=1)
+_LOCAL = threading.local()
+
+
 def _cascade():
+    """This thread's Haar cascade (an OpenCV classifier is not to be shared between threads)."""
+    cascade = getattr(_LOCAL, "cascade", None)
+    if cascade is not None:
+        return cascade
     try:
         import cv2
     except ImportError as err:  # an install without the pinned requirements
@@ -35,6 +42,7 @@ def _cascade():
     cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
         raise RuntimeError(f"OpenCV could not load its Haar cascade {path}")
+    _LOCAL.cascade = cascade
     return cascade
 
 

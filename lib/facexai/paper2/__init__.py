@@ -15,8 +15,8 @@ from . import claims, results  # noqa: F401  (importing claims registers them)
 #: Names this package hands on, by the module that defines them, imported on first use (PEP 562)
 #: so that reading the schema does not load torch.
 _NAMES = {**dict.fromkeys(("PROTOCOLS", "SIX_CLASS", "VARIANTS", "FoldFits", "Paper2Data",
-                           "fit_folds", "init_scale", "load_ckplus", "load_tfd", "model_input",
-                           "six_class", "untrained_model"), ".protocol"),
+                           "fit_folds", "fit_many", "init_scale", "load_ckplus", "load_tfd",
+                           "model_input", "six_class", "untrained_model"), ".protocol"),
           **dict.fromkeys(("DATA_SETTINGS", "MODEL_SETTINGS", "VARIANT_NAMES", "Paper2Settings",
                            "data_settings", "model_settings"), ".schema")}
 _SUBMODULES = ("accuracy", "benchmark", "claims", "figures", "protocol", "results", "schema")

@@ -10,7 +10,8 @@
 * Input: :func:`model_input`, ``x / 255 * 2`` then anna's Normer3
   (:func:`facexai.preprocess.local_normalise`); the "a" variants augment each training batch
   first (:func:`facexai.preprocess.random_affine_gray`), the "d" variants drop fc4's input (0.5).
-* Training: :func:`fit_folds`, one :func:`facexai.steps.fit_steps` run per fold (minibatches of
+* Training: :func:`fit_folds` (:func:`fit_many`: several at once, in parallel processes), one
+  :func:`facexai.steps.fit_steps` run per fold (minibatches of
   64 drawn with replacement, SGD momentum 0.9, weight decay, a checkpoint every ``eval_every``
   iterations evaluated on the validation and the test fold), cached per fold
   (:func:`facexai.training.load_or_fit`). Both checkpoint selections of the code come from the same
@@ -38,7 +39,7 @@ from ..steps import fit_steps, selection_table
 from .schema import VARIANT_NAMES, Paper2Settings
 
 __all__ = ["PROTOCOLS", "SIX_CLASS", "VARIANTS", "FoldFits", "Paper2Data", "fit_folds",
-           "init_scale", "load_ckplus", "load_tfd", "model_input", "six_class", "untrained_model"]
+           "fit_many", "init_scale", "load_ckplus", "load_tfd", "model_input", "six_class", "untrained_model"]
 
 #: Six-class CK+ ([KH] ``ck_plus_six_class``): neutral (0) and contempt (2) dropped.
 SIX_CLASS = {1: 0, 3: 1, 4: 2, 5: 3, 6: 4, 7: 5}
@@ -310,11 +311,23 @@ def _fit_one(data: Paper2Data, fold: int, variant: str, s: dict, keep: Sequence[
             bundle[name].load_state_dict(fitted.states[key])
         return bundle, fitted.history
 
+    key, target = _target(data, fold, variant, s, keep, cache)
+    return training.load_or_fit(target, key, build=build, train=train, device=device)
+
+
+def _target(data: Paper2Data, fold: int, variant: str, s: dict, keep: Sequence[int], cache):
+    """The cache key and file of one fold's network (None: not cached)."""
     key = dict(s, data=data.name, fold=fold, variant=variant, keep=list(keep))
     target = None if cache is False else training.checkpoint_path(
         paths.models_cache() if cache is True else Path(cache), f"paper2-{data.name}-{variant}",
         key, data=data.fingerprint(), code=CODE)
-    return training.load_or_fit(target, key, build=build, train=train, device=device)
+    return key, target
+
+
+def _train_job(job: tuple) -> float:
+    """Train (and cache) one fold's network in a worker process, on one CPU thread; its seconds."""
+    data, fold, variant, s, keep, cache, device = job
+    return _fit_one(data, fold, variant, s, keep, cache, device, threads=1).train_seconds
 
 
 def fit_folds(data: Paper2Data, variant: str = "cnn_ad", folds: Sequence[int] | None = None, *,
@@ -350,3 +363,36 @@ def fit_folds(data: Paper2Data, variant: str = "cnn_ad", folds: Sequence[int] | 
     return FoldFits(data.name, variant, folds, [c.model for c in ckpts],
                     {k: c.history for k, c in zip(folds, ckpts)}, s,
                     [c.from_cache for c in ckpts], [c.train_seconds for c in ckpts])
+
+
+def fit_many(jobs: Sequence[tuple], *, processes: int = 2, keep: Sequence[int] = (),
+             cache: bool | str | Path = True, device: str = "auto", **settings: Any
+             ) -> list[FoldFits]:
+    """:func:`fit_folds` of each ``(data, variant, folds)`` of ``jobs``, the networks missing from
+    the cache trained first, ``processes`` at a time in fresh processes of one CPU thread each (a
+    fold's training is small enough that a second thread gains little: on two cores two folds at
+    once take about the time of one); then every network is read back. Networks trained here are
+    reported as such (``from_cache``, ``train_seconds``). Without a cache, as :func:`fit_folds`."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"processes must be a positive integer, got {processes!r}")
+    s, keep = Paper2Settings.checked("model", settings), sorted(set(keep))
+    jobs = [(d, v, list(range(d.n_splits)) if f is None else [int(k) for k in f])
+            for d, v, f in jobs]
+    todo = [(d, k, v, s, keep, cache, device) for d, v, folds in jobs for k in folds
+            if cache is not False and not _target(d, k, v, s, keep, cache)[1].is_file()]
+    seconds = {}
+    if processes > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(min(processes, len(todo)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            seconds = {(j[0].name, j[2], j[1]): t for j, t in zip(todo, pool.map(_train_job, todo))}
+    out = []
+    for d, v, folds in jobs:
+        fits = fit_folds(d, v, folds, keep=keep, cache=cache, device=device, **s)
+        for i, k in enumerate(fits.folds):
+            if (d.name, v, k) in seconds:
+                fits.from_cache[i], fits.train_seconds[i] = False, seconds[d.name, v, k]
+        out.append(fits)
+    return out

@@ -45,7 +45,8 @@ class Paper2Settings(Settings):
         "int", "SynthFace rendering size of the CK+ twin's faces", lo=48, hi=512), "data")
     tfd_labelled: int = setting(700, Param(
         "int", "labelled faces of the TFD twin (real TFD: 4,178)", lo=35, hi=20_000), "data")
-    workers: int = setting(2, Param("int", "processes rendering the twins", lo=1, hi=64), "data")
+    workers: int = setting(2, Param("int", "processes rendering the twins and training the "
+                                    "folds' networks", lo=1, hi=64), "data")
     image_size: int = setting(48, Param(
         "int", "side of the network input: the 96-px crops resized (the code: 96)", lo=16, hi=96),
         "data", "model")
