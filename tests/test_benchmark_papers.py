@@ -100,3 +100,13 @@ def test_paper2_subject_frames_faces_like_the_ckplus_twin():
 def test_paper_subjects_name_stray_settings(key):
     with pytest.raises(ValueError, match="no setting.*colour"):
         build_subject(key, seed=0, n_faces=4, settings={**CI, "colour": 1})
+
+
+def test_paper2_variants_are_subjects_of_their_own_networks():
+    import torch
+
+    plain = build_subject("paper2_cnn", seed=0, n_faces=2, settings=CI)
+    both = build_subject("paper2_cnn_ad", seed=0, n_faces=2, settings=CI)
+    assert any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in both.model.modules())
+    assert not any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in plain.model.modules())
+    assert np.array_equal(plain.faces.original, both.faces.original)   # the same faces asked
