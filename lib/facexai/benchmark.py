@@ -75,12 +75,26 @@ class PointScores:
     from_cache: bool
 
 
+#: Library code a point's scores depend on (globs under ``lib/facexai``): the scoring, the
+#: subjects (the papers' included, with the code that trains and loads their networks) and the
+#: renderer.
+SCORE_CODE: tuple[str, ...] = (
+    "bench*.py", "explain/*.py", "faithfulness.py", "controlmaps.py", "truthscores.py",
+    "expression.py", "groundtruth.py", "models.py", "training.py", "steps.py", "preprocess.py",
+    "fer.py", "au_response.py", "interventions.py", "causemaps.py", "regressors.py", "ratings.py",
+    "heatmaps.py", "synth/*.py", "datasets/*.py", "paper1/*.py", "paper2/*.py", "paper3/*.py")
+
+
 def _key(params: Mapping[str, Any]) -> str:
-    code = cachelib.code_fingerprint("bench*.py", "explain/*.py", "faithfulness.py",
-                                     "controlmaps.py", "truthscores.py", "expression.py",
-                                     "groundtruth.py", "models.py", "training.py", "fer.py",
-                                     "au_response.py", "interventions.py", "synth/*.py")
-    return cachelib.key(dict(params), code=code)
+    """The point's cache key: its parameters, :data:`SCORE_CODE` and, for the papers' networks,
+    the profile file that names their settings (an edit there trains other networks)."""
+    from .params import profile_path
+
+    code = cachelib.code_fingerprint(*SCORE_CODE)
+    profile = profile_path(params["paper_profile"]) if "paper_profile" in params else None
+    data = cachelib.digest([profile.read_text(encoding="utf-8")]) if profile and \
+        profile.is_file() else None
+    return cachelib.key(dict(params), code=code, data=data)
 
 
 def score_point(params: Mapping[str, Any], *, cache: bool = True) -> PointScores:
