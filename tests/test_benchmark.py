@@ -208,3 +208,15 @@ def test_a_new_method_joins_the_grid_by_registering_it():
     sq = table[(table["map"] == "gradient_squared") & (table["metric"] == "rank")]["value"]
     g = table[(table["map"] == "gradient") & (table["metric"] == "rank")]["value"]
     assert np.allclose(sq.to_numpy(), g.to_numpy())   # |g| and g^2 order the pixels alike
+
+
+def test_point_scores_are_keyed_by_the_profile_naming_the_papers_networks(tmp_path, monkeypatch):
+    from facexai import benchmark, params
+
+    profile = tmp_path / "some.yml"
+    monkeypatch.setattr(params, "profile_path", lambda name: profile)
+    profile.write_text("paper2_accuracy: {iterations: 800}\n")
+    first = benchmark._key({"subject": "paper2_cnn", "paper_profile": "some"})
+    assert benchmark._key({"subject": "paper2_cnn", "paper_profile": "some"}) == first
+    profile.write_text("paper2_accuracy: {iterations: 900}\n")   # other networks: other scores
+    assert benchmark._key({"subject": "paper2_cnn", "paper_profile": "some"}) != first
