@@ -276,6 +276,23 @@ def _box_bounds(subject: Subject, methods, options) -> dict:
     return options
 
 
+def _truth_scores(subject: Subject, effects: np.ndarray, threshold: float, min_causes: int):
+    """``maps -> {metric: per-face values}`` of the data and model truths of ``subject``."""
+    faces = subject.faces
+    truth, face, aus = subject.truth(threshold), faces.face, faces.au_index
+    names = [faces.causes[k] for k in aus]
+    weights, masks = faces.weights(names), faces.support(names)
+    eff, act = effects[aus], faces.active[aus]
+
+    def truths(maps) -> dict:
+        values = data_truth_scores(maps, truth, face)
+        values["correctness"] = correctness(maps, weights, eff, act, face, min_causes=min_causes)
+        values["correctness_raw"] = correctness(maps, masks, eff, act, signed=False,
+                                                per_area=False, min_causes=min_causes)
+        return values
+    return truths
+
+
 def score_subject(subject: Subject, methods: Sequence[str], *,
                   absolute: Sequence[str] = ("gradient", "smoothgrad", "guided_backprop",
                                              "deconvnet"),
@@ -292,22 +309,11 @@ def score_subject(subject: Subject, methods: Sequence[str], *,
     ``randomization_faces``, contrastivity on the first ``contrastivity_faces`` (None: all; each
     needs a second map of every explainer); the tables hold rows for the faces scored."""
     options = _box_bounds(subject, methods, options)
-    faces, n = subject.faces, len(subject.faces)
-    truth, face = subject.truth(truth_threshold), faces.face
-    aus = faces.au_index
+    faces, n, face = subject.faces, len(subject.faces), subject.faces.face
     effects = model_effects(subject)
-    names = [faces.causes[k] for k in aus]
-    weights, masks = faces.weights(names), faces.support(names)
-    eff, act = effects[aus], faces.active[aus]
+    truths = _truth_scores(subject, effects, truth_threshold, min_causes)
     table: dict = {}
     seconds = {}
-
-    def truths(maps) -> dict:
-        values = data_truth_scores(maps, truth, face)
-        values["correctness"] = correctness(maps, weights, eff, act, face, min_causes=min_causes)
-        values["correctness_raw"] = correctness(maps, masks, eff, act, signed=False,
-                                                per_area=False, min_causes=min_causes)
-        return values
 
     def score(name, kind, maps, other, maps_of):
         values = truths(maps)
