@@ -281,3 +281,24 @@ def test_a_second_run_is_refused_and_a_killed_sweep_leaves_no_process(tmp_path, 
     # the dead holder's lock is no obstacle
     with sweep.sweep_lock("hold", lock.parent):
         assert json.loads(lock.read_text())["pid"] == os.getpid()
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again():
+    from facexai.execution import KERNEL_START_FAILED, _with_kernel_retry
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError(KERNEL_START_FAILED)      # e.g. lost the race for a port
+        return "ran"
+    assert _with_kernel_retry(flaky) == "ran" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        _with_kernel_retry(lambda: flaky() if len(calls) < 9 else None, attempts=2)
+
+    def other():
+        raise RuntimeError("something else")
+    with pytest.raises(RuntimeError, match="something else"):
+        _with_kernel_retry(other)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import nbformat
 import yaml
@@ -237,6 +238,23 @@ def _failed(name: str, source: Path, nb: nbformat.NotebookNode, index: int | Non
                       f"{error}\nthe executed notebook up to the error is in {failed}")
 
 
+#: What jupyter_client says when a kernel process dies while starting, before any cell ran (seen
+#: when two kernels start at once and one loses the race for a port: "Address already in use").
+KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
+
+
+def _with_kernel_retry(execute: Callable[[], Any], attempts: int = 3) -> Any:
+    """``execute()``, started again (up to ``attempts`` times) when its kernel died while
+    starting: nothing of the notebook ran, so a new kernel gives the same result."""
+    for attempt in range(attempts):
+        try:
+            return execute()
+        except RuntimeError as err:
+            if KERNEL_START_FAILED not in str(err) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
 def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profile: str, *,
                      key: str | None = None) -> dict:
     """Execute one text notebook with papermill; write the executed copy atomically to ``out``.
@@ -262,9 +280,10 @@ def execute_notebook(source: Path, out: Path, parameters: dict[str, Any], profil
     with paths.environment(_kernel_env(profile, name, record_path), clear=True):
         with paths.atomic_path(out, suffix=".ipynb") as tmp:
             try:
-                pm.execute_notebook(nb, str(tmp), parameters=parameters, kernel_name="python3",
-                                    cwd=str(source.parent), progress_bar=False, log_output=False,
-                                    request_save_on_cell_execute=False, engine_name=ENGINE)
+                _with_kernel_retry(lambda: pm.execute_notebook(
+                    nb, str(tmp), parameters=parameters, kernel_name="python3",
+                    cwd=str(source.parent), progress_bar=False, log_output=False,
+                    request_save_on_cell_execute=False, engine_name=ENGINE))
             except PapermillExecutionError as err:
                 failed.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(tmp, failed)
