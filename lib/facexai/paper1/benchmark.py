@@ -37,8 +37,7 @@ import numpy as np
 from ..benchsubjects import (Subject, attribute_subject, check_settings, chosen_subject,
                              register_subject)
 
-__all__ = ["FACTOR_CAUSES", "label_pair", "twin_labels",
-           "utkface_view"]
+__all__ = ["FACTOR_CAUSES", "label_pair", "twin_labels", "utkface_view"]
 
 SETTINGS = ("profile", "explained", "candidates_per_face")
 #: The transfer's settings: paper 3's (``explained`` and ``candidates_per_face`` accepted so that
