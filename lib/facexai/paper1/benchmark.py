@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..benchsubjects import (Subject, attribute_subject, check_settings, chosen_subject,
+from ..benchsubjects import (Subject, check_settings, chosen_subject, fitted_subject,
                              register_subject)
 
 __all__ = ["FACTOR_CAUSES", "label_pair", "twin_labels", "utkface_view"]
@@ -156,31 +156,17 @@ def _gender(seed: int, n_faces: int, settings: dict[str, Any]) -> Subject:
 @register_subject("paper1_transfer", "paper 1's age model transferred whole to the 40 attributes "
                                      "of the 10k twin (the chapter's cached models)")
 def _transfer(seed: int, n_faces: int, settings: dict[str, Any]) -> Subject:
-    from .. import stats
-    from ..heatmaps import explained_rows
     from ..params import load_profile
-    from ..ratings import to_tensor
     from . import protocol, schema
 
     settings = check_settings(settings, TRANSFER_SETTINGS, "paper1_transfer")
     p = load_profile(settings.get("profile", "default"))["paper1_heatmaps"]
     tenk = protocol.load_tenk(**schema.data_settings(p))
-    if tenk.params is None:
-        raise ValueError("the benchmark needs the 10k twin (its faces are rendered again with "
-                         "each cause removed); this profile's paper1 data_dir is a real copy")
     _, base = _base_fit(p, "age", seed)
     fitted = protocol.fit_transfer(tenk, base, "whole", **{**schema.model_settings(p),
                                                            "seed": base.config["seed"]})
-    attributes = list(p["attributes"])
-    test = tenk.indices("test")
-    r = stats.pearson_columns(fitted.predict(tenk.images[test])[attributes],
-                              tenk.ratings[attributes].iloc[test])
-    rows = explained_rows(tenk, n_faces)
-    return attribute_subject(
-        "paper1_transfer", seed, fitted.explainable(attributes[0])[0], fitted.attributes,
-        attributes, [tenk.params[i] for i in rows], size=p["image_size"],
-        render=p["render_size"], preprocess=to_tensor,
-        k_causes=int(settings.get("k_causes", 4)), accuracy=float(np.mean(r)),
+    return fitted_subject(
+        "paper1_transfer", seed, fitted, tenk, p["attributes"], n_faces, size=p["image_size"],
+        render=p["render_size"], k_causes=int(settings.get("k_causes", 4)),
         notes={"model seed": base.config["seed"], "source": "age", "mode": "whole",
-               "test r": float(np.mean(r)), "from cache": bool(fitted.from_cache),
-               "chapter seed": seed < p["n_seeds"]})
+               "from cache": bool(fitted.from_cache), "chapter seed": seed < p["n_seeds"]})
