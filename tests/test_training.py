@@ -5,6 +5,8 @@ every batch, and a checkpoint reloads identically (weights_only=True) under the 
 setting, the data and the code."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -73,6 +75,28 @@ def _separable(n=64, seed=0):
     return x, y
 
 
+def test_channels_last_changes_strides_only_and_is_undone():
+    """The training layout keeps the parameter objects (so an optimizer built before it still
+    updates them) and their values; outputs agree with the usual layout to float rounding; after
+    the block every weight is contiguous again (a view of it works)."""
+    torch.manual_seed(0)
+    model = tiny_cnn(2, input_size=8)
+    x = torch.randn(5, 1, 8, 8)
+    params, values, before = list(model.parameters()), copy.deepcopy(model.state_dict()), model(x)
+    with training.channels_last(model, torch.device("cpu")):
+        conv = [p for p in model.parameters() if p.dim() == 4]
+        assert conv and all(p.is_contiguous(memory_format=torch.channels_last) for p in conv)
+        assert [id(p) for p in model.parameters()] == [id(p) for p in params]
+        torch.testing.assert_close(model(x), before, rtol=1e-5, atol=1e-6)
+    assert all(p.is_contiguous() for p in model.parameters())
+    for name, v in model.state_dict().items():
+        assert torch.equal(v, values[name]), name
+        v.view(-1)
+    linear = nn.Linear(3, 2)               # no 4-D weight: nothing to do
+    with training.channels_last(linear, torch.device("cpu")):
+        assert linear.weight.is_contiguous()
+
+
 def test_classification_is_the_textbook_sgd_loop_and_learns():
     x, y = _separable()
     settings = dict(epochs=15, batch_size=16, lr=0.05, momentum=0.9, weight_decay=1e-5, seed=3)
@@ -80,7 +104,8 @@ def test_classification_is_the_textbook_sgd_loop_and_learns():
     ref = tiny_cnn(2, input_size=8)
     torch.manual_seed(1)
     model = tiny_cnn(2, input_size=8)
-    losses = _reference_sgd(ref, x, y, **settings)
+    with training.channels_last(ref, torch.device("cpu")):    # the memory order fit trains in
+        losses = _reference_sgd(ref, x, y, **settings)
     fit = training.fit(model, x, y, loss="cross_entropy", optimizer="sgd", **settings)
     assert fit.history["train_loss"].tolist() == losses
     for (name, a), b in zip(ref.state_dict().items(), model.state_dict().values()):

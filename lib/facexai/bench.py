@@ -278,6 +278,59 @@ def explanation_throughput(cases=(("vgg16", 64, 3), ("zero_bias_cnn", 96, 1)), b
     return rows
 
 
+#: Training-step cases: the default profile's networks (paper 2's 24-px zero-bias CNN, paper 3's
+#: VGG16 of width 4 with batch norm at 64 px, the Methods chapter's 64-px zero-bias CNN).
+TRAINING_CASES = {
+    "zero_bias_cnn 24 px (paper 2)": ("zero_bias_cnn", 24, 1, {"widths": (8, 16, 32), "hidden": 100}),
+    "vgg16 w4 bn 64 px (paper 3)": ("vgg16", 64, 3, {"width": 4, "batch_norm": True, "dropout": 0.0}),
+    "zero_bias_cnn 64 px (Methods)": ("zero_bias_cnn", 64, 1, {"widths": (16, 32, 64), "hidden": 128}),
+}
+
+
+def training_layouts(batch: int = 64, repeats: int = 5, steps: int = 10) -> list[dict]:
+    """Seconds per SGD step of each :data:`TRAINING_CASES` network, one CPU thread, with its weights
+    in the usual (NCHW) memory order and in the channels-last order that
+    :func:`facexai.training.channels_last` gives every training loop; the two timed in turn."""
+    import copy
+
+    import torch
+    from .models import build_model
+    from .training import channels_last, cpu_threads
+
+    rows = []
+    with cpu_threads(1, torch.device("cpu")):
+        for label, (key, size, channels, kwargs) in TRAINING_CASES.items():
+            torch.manual_seed(0)
+            extra = {"input_size": size} if key == "zero_bias_cnn" else {}
+            base = build_model(key, n_outputs=8 if key == "zero_bias_cnn" else 1, **extra, **kwargs)
+            x = torch.randn(batch, channels, size, size)
+            y = torch.randint(0, 8, (batch,)) if key == "zero_bias_cnn" else torch.randn(batch, 1)
+            loss = torch.nn.functional.cross_entropy if key == "zero_bias_cnn" else \
+                torch.nn.functional.mse_loss
+            models = {"nchw": copy.deepcopy(base).train(), "channels_last": copy.deepcopy(base).train()}
+            opts = {k: torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for k, m in models.items()}
+
+            def run(k):
+                for _ in range(steps):
+                    opts[k].zero_grad()
+                    loss(models[k](x), y).backward()
+                    opts[k].step()
+
+            with channels_last(models["channels_last"], torch.device("cpu")):
+                best = _best_in_turn({k: (lambda k=k: run(k)) for k in models}, repeats)
+            rows.append({"model": label, "nchw_ms": 1e3 * best["nchw"] / steps,
+                         "channels_last_ms": 1e3 * best["channels_last"] / steps,
+                         "speedup": best["nchw"] / best["channels_last"]})
+    return rows
+
+
+def print_training_layouts(rows: list[dict]) -> None:
+    print("Training step, one thread, batch 64, best of 5 (NCHW vs channels-last weights):")
+    for r in rows:
+        print(f"  {r['model']:<32} {r['nchw_ms']:7.1f} ms -> {r['channels_last_ms']:7.1f} ms  "
+              f"x{r['speedup']:.2f}")
+
+
 def lrp_goal(rows: list[dict]) -> list[dict]:
     """Per model and method of :data:`LRP_GOAL_METHODS`: our ratio, zennit's for the same
     composite, and whether ours is within :data:`LRP_GOAL`."""
@@ -371,6 +424,8 @@ def main(args) -> int:
     print_throughput(throughput)
     results["explanation_throughput"] = throughput
     results["lrp_goal"] = {"goal": LRP_GOAL, "rows": lrp_goal(throughput)}
+    results["training_layouts"] = layouts = training_layouts()
+    print_training_layouts(layouts)
     results["sweep"] = sweep_res = sweep_scaling()
     print_sweep_scaling(sweep_res)
     if not args.skip_book:

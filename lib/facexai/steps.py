@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .training import cpu_threads, predict, resolve_device
+from .training import channels_last, cpu_threads, predict, resolve_device
 
 __all__ = ["StepFit", "fit_steps", "select_checkpoint", "selection_table", "uniform_batches"]
 
@@ -142,7 +142,7 @@ def fit_steps(model: nn.Module, x: torch.Tensor, y, *, iterations: int, eval_eve
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     model.to(dev)
     rows, states, best = [], {}, {name: -np.inf for name in evals}
-    with cpu_threads(threads, dev):
+    with cpu_threads(threads, dev), channels_last(model, dev):
         losses, t_row = [], time.time()
         for it in range(1, iterations + 1):
             idx = batches[it - 1]

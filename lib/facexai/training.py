@@ -37,9 +37,9 @@ from torch import nn
 from . import cache, stats
 
 __all__ = ["LOSSES", "METRICS", "OPTIMIZERS", "SCHEDULERS", "TRAINABLE", "TRAINING_CODE",
-           "Checkpoint", "Fit", "Options", "Rescaled", "checkpoint_path", "cpu_threads", "fit",
-           "head_module", "load_checkpoint", "load_or_fit", "predict", "resolve_device",
-           "save_checkpoint", "trainable_parameters"]
+           "Checkpoint", "Fit", "Options", "Rescaled", "channels_last", "checkpoint_path",
+           "cpu_threads", "fit", "head_module", "load_checkpoint", "load_or_fit", "predict",
+           "resolve_device", "save_checkpoint", "trainable_parameters"]
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adam")
@@ -235,14 +235,35 @@ def cpu_threads(threads: int | None, device: torch.device) -> Iterator[None]:
 
 
 @contextmanager
+def channels_last(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """On a CPU, hold ``model``'s 4-D weights in channels-last memory order for the block, then
+    back in the usual order (values untouched; only the strides change, so code that views a
+    gradient or an activation as contiguous still works afterwards).
+
+    The convolutions' outputs follow their weights' order, and PyTorch's CPU max-pooling is much
+    faster on it: measured with ``make bench``'s models, a training step takes about 1.2-1.5x
+    less time (largest for the narrow 24-px zero-bias CNN, whose NCHW max-pools dominate).
+    """
+    convert = device.type == "cpu" and any(p.dim() == 4 for p in model.parameters())
+    if convert:
+        model.to(memory_format=torch.channels_last)
+    try:
+        yield
+    finally:
+        if convert:
+            model.to(memory_format=torch.contiguous_format)
+
+
+@contextmanager
 def _training_context(model: nn.Module, params: Sequence[nn.Parameter], threads: int | None,
                       device: torch.device) -> Iterator[None]:
-    """Freeze the parameters not trained and cap CPU threads for the block; restore both after."""
+    """Freeze the parameters not trained, cap CPU threads and use the channels-last layout
+    (:func:`channels_last`) for the block; restore all three after."""
     keep = {id(p) for p in params}
     for p in (frozen := [p for p in model.parameters() if id(p) not in keep and p.requires_grad]):
         p.requires_grad_(False)
     try:
-        with cpu_threads(threads, device):
+        with cpu_threads(threads, device), channels_last(model, device):
             yield
     finally:
         for p in frozen:
