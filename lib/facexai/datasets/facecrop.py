@@ -26,6 +26,22 @@ SIZE_RANGE = (0.5, 0.8)
 
 
 _LOCAL = threading.local()
+#: OpenCV's first import is not thread-safe: a thread may see ``cv2`` before its ``cv2.data``
+#: submodule exists (seen as "module 'cv2' has no attribute 'data'" when two reader threads
+#: started a cold process). The first import and each cascade's creation happen under this lock.
+_IMPORT_LOCK = threading.Lock()
+
+
+def _cv2():
+    """OpenCV, imported under :data:`_IMPORT_LOCK` (safe from any thread)."""
+    with _IMPORT_LOCK:
+        try:
+            import cv2
+            import cv2.data
+        except ImportError as err:  # an install without the pinned requirements
+            raise ImportError("the Haar-cascade crop needs OpenCV: pip install "
+                              "opencv-python-headless (pinned in requirements.txt)") from err
+    return cv2
 
 
 def _cascade():
@@ -33,13 +49,10 @@ def _cascade():
     cascade = getattr(_LOCAL, "cascade", None)
     if cascade is not None:
         return cascade
-    try:
-        import cv2
-    except ImportError as err:  # an install without the pinned requirements
-        raise ImportError("the Haar-cascade crop needs OpenCV: pip install "
-                          "opencv-python-headless (pinned in requirements.txt)") from err
+    cv2 = _cv2()
     path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
-    cascade = cv2.CascadeClassifier(path)
+    with _IMPORT_LOCK:
+        cascade = cv2.CascadeClassifier(path)
     if cascade.empty():
         raise RuntimeError(f"OpenCV could not load its Haar cascade {path}")
     _LOCAL.cascade = cascade
@@ -77,8 +90,7 @@ def haar_crop(gray: np.ndarray, size: int = 96, landmarks: np.ndarray | None = N
     Returns ``(image, landmarks in its coordinates or None, found)``; a frame without a detection
     is resized whole (``found`` False), as the paper-2 code keeps it and lists it.
     """
-    import cv2
-
+    cv2 = _cv2()
     crop = detect_face(gray)
     x, y, w, h = crop.box if crop.found else (0, 0, gray.shape[1], gray.shape[0])
     patch = gray[y:y + h, x:x + w]
