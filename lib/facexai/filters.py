@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,6 +174,10 @@ def project_top(model: nn.Module, x: torch.Tensor, tops: TopActivations, channel
 # Channel - Action Unit association
 # ---------------------------------------------------------------------------------------------
 
+#: Permutations whose statistics :func:`au_association` computes at once.
+_BLOCK = 64
+
+
 def _zscore(a: np.ndarray) -> np.ndarray:
     sd = a.std(0)
     return (a - a.mean(0)) / np.where(sd > 0, sd, np.inf)
@@ -179,14 +185,17 @@ def _zscore(a: np.ndarray) -> np.ndarray:
 
 def _js_bits(onehot: np.ndarray, present: np.ndarray, n_ch: int, bins: int) -> np.ndarray:
     """JS divergence (bits) between each channel's binned activations with / without each AU:
-    ``(A, C)``; NaN where a group is empty."""
-    with_au = (present.T.astype(np.float32) @ onehot).reshape(-1, n_ch, bins)
-    without = ((~present).T.astype(np.float32) @ onehot).reshape(-1, n_ch, bins)
+    ``(..., A, C)`` for ``present`` of shape ``(..., N, A)`` (a stack of permuted label sets at
+    once); NaN where a group is empty."""
+    with_au = np.swapaxes(present, -1, -2).astype(np.float32) @ onehot         # (..., A, C*bins)
+    without = onehot.sum(0, dtype=np.float32) - with_au       # counts: exact in float32
+    with_au = with_au.reshape(*with_au.shape[:-1], n_ch, bins)
+    without = without.reshape(with_au.shape)
     with np.errstate(divide="ignore", invalid="ignore"):    # an empty group gives NaN
-        p = with_au / with_au.sum(2, keepdims=True)
-        q = without / without.sum(2, keepdims=True)
+        p = with_au / with_au.sum(-1, keepdims=True)
+        q = without / without.sum(-1, keepdims=True)
         m = (p + q) / 2
-        kl = lambda a: np.where(a > 0, a * np.log2(a / m), 0.0).sum(2)   # noqa: E731
+        kl = lambda a: np.where(a > 0, a * np.log2(a / m), 0.0).sum(-1)   # noqa: E731
         return 0.5 * kl(p) + 0.5 * kl(q)
 
 
@@ -237,6 +246,24 @@ def _null_rows(n: int, n_permutations: int, seed: int, strata, groups):
     return (stratified_permutation(strata, groups, rng) for _ in range(n_permutations))
 
 
+_ORDERS: dict = {}
+
+
+def _null_orders(n: int, n_permutations: int, seed: int, strata, groups) -> np.ndarray:
+    """:func:`_null_rows` as one ``(n_permutations, n)`` array, the last four answers kept: a
+    label test of several networks and layers draws the same orders for each (same seed, same
+    strata; free and stratified in turn)."""
+    parts = [np.asarray(v).astype(str) for v in (strata, groups) if v is not None]
+    key = (n, n_permutations, seed, strata is None, groups is None,
+           hashlib.sha1(b"|".join(p.tobytes() for p in parts)).hexdigest())
+    if key not in _ORDERS:
+        if len(_ORDERS) >= 4:
+            _ORDERS.pop(next(iter(_ORDERS)))
+        _ORDERS[key] = np.array(list(_null_rows(n, n_permutations, seed, strata, groups)),
+                                dtype=np.intp).reshape(-1, n)
+    return _ORDERS[key]
+
+
 def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float = 0.1,
                    bins: int = 10, n_permutations: int = 200, seed: int = 0,
                    channel_names=None, au_names=None, strata=None, groups=None) -> pd.DataFrame:
@@ -271,15 +298,21 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
     n, n_ch = act.shape
     if au.shape[0] != n:
         raise ValueError(f"activations have {n} rows, au has {au.shape[0]}")
-    za, present, onehot = _zscore(act), au > threshold, _equal_frequency_onehot(act, bins)
-    def statistics(rows):  # noqa: E306
-        r = za.T @ _zscore(au[rows]) / n                              # (C, A)
-        js = _js_bits(onehot, present[rows], n_ch, bins).T             # (C, A)
-        return np.abs(r), r, np.nan_to_num(js, nan=-1), js
+    za, zau = _zscore(act), _zscore(au)       # a z-score of permuted rows = permuted z-scores
+    present, onehot = au > threshold, _equal_frequency_onehot(act, bins)
+    def statistics(rows):  # noqa: E306   rows: (B, N), B label orders at once -> (B, C, A) each
+        r = za.T @ zau[rows] / n
+        js = np.swapaxes(_js_bits(onehot, present[rows], n_ch, bins), -1, -2)
+        return r, js
 
-    abs_r, r_obs, _, js_obs = statistics(np.arange(n))
-    null = [statistics(rows) for rows in _null_rows(n, n_permutations, seed, strata, groups)]
-    null_r, null_js = np.array([t[0] for t in null]), np.array([t[2] for t in null])
+    r_obs, js_obs = (t[0] for t in statistics(np.arange(n)[None]))
+    abs_r = np.abs(r_obs)
+    orders = _null_orders(n, n_permutations, seed, strata, groups)
+    null_r = np.empty((len(orders), n_ch, au.shape[1]))
+    null_js = np.empty_like(null_r)
+    for a in range(0, len(orders), _BLOCK):      # blocks of permutations: numpy, not Python, loops
+        r, js = statistics(orders[a:a + _BLOCK])
+        null_r[a:a + _BLOCK], null_js[a:a + _BLOCK] = np.abs(r), np.nan_to_num(js, nan=-1)
     max_r, max_js = np.nanmax(null_r, axis=(1, 2)), null_js.max(axis=(1, 2))
     channel_names = list(channel_names) if channel_names is not None else list(range(n_ch))
     au_names = list(au_names) if au_names is not None else list(range(au.shape[1]))

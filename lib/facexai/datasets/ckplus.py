@@ -339,9 +339,9 @@ def write_twin(root: Path | str, *, n_subjects: int, sequences_per_subject: int,
         img, pts, (k, q, j, p) = frame
         subj, seq = f"S{5 * (k + 1):03d}", f"{q + 1:03d}"
         stem = f"{subj}_{seq}_{j + 1:08d}"
-        canvas, pts = place(img, pts, WIDTH, HEIGHT, HEIGHT)
         if color_every <= 0 or k % color_every != color_every - 1:
-            canvas = to_gray(canvas)
+            img = to_gray(img)       # before scaling up: a fifth of the work
+        canvas, pts = place(img, pts, WIDTH, HEIGHT, HEIGHT)
         save_image(canvas, root / IMAGES / subj / seq / f"{stem}.png", compress_level=1)
         (root / "Landmarks" / subj / seq).mkdir(parents=True, exist_ok=True)
         (root / "Landmarks" / subj / seq / f"{stem}_landmarks.txt").write_text(
