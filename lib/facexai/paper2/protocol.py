@@ -278,10 +278,10 @@ class FoldFits:
         return training.predict(self.model(fold, which), x).argmax(1).numpy()
 
 
-def _transform(augment: bool, power: float):
+def _augmented(power: float):
+    """The minibatch transform of the augmented variants: the code's random affine, then Normer3."""
     def transform(batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        x = random_affine_gray(batch, gen) if augment else batch
-        return local_normalise(x, 5, power)
+        return local_normalise(random_affine_gray(batch, gen), 5, power)
     return transform
 
 
@@ -298,12 +298,16 @@ def _fit_one(data: Paper2Data, fold: int, variant: str, s: dict, keep: Sequence[
         model = untrained_model(n_out, variant, **s)
         evals = {r: (model_input(data.images[part[r]], s["normer_power"]),
                      torch.as_tensor(data.labels[part[r]])) for r in ("val", "test")}
-        fitted = fit_steps(model, scaled_input(data.images[part["train"]]),
-                           data.labels[part["train"]], iterations=s["iterations"],
+        augment = VARIANTS[variant][0]
+        # Without augmentation Normer3 gives every image the same input at every draw: it is
+        # applied once to the training set (per image, so identical to doing it per minibatch).
+        train_x = scaled_input(data.images[part["train"]]) if augment else \
+            model_input(data.images[part["train"]], s["normer_power"])
+        fitted = fit_steps(model, train_x, data.labels[part["train"]], iterations=s["iterations"],
                            eval_every=s["eval_every"], evals=evals, batch_size=s["batch_size"],
                            lr=s["lr"], momentum=s["momentum"], weight_decay=s["weight_decay"],
-                           seed=s["seed"], transform=_transform(VARIANTS[variant][0],
-                                                                s["normer_power"]),
+                           seed=s["seed"],
+                           transform=_augmented(s["normer_power"]) if augment else None,
                            keep=keep, device=device, threads=threads)
         bundle = build()
         for name, key in zip(names, ["best_val", "best_test", "last",
