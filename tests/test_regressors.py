@@ -126,6 +126,37 @@ def test_vgg16_net_and_fit_options_read_the_model_settings():
     assert set(options) <= {f.name for f in fields(training.Options)}
 
 
+def _fit_seed(data, folder, *, seed, **kwargs):
+    """A picklable ``fit`` for :func:`regressors.fit_seeds` (module level: workers import it)."""
+    return regressors.fit_or_load(data, {**_config(), "seed": seed}, net, name="test-par",
+                                  options=OPTIONS, cache=folder, device="cpu",
+                                  **{"progress": False, **kwargs})
+
+
+def test_fit_seeds_in_processes_trains_the_missing_seeds_as_one_thread_alone_would(data, tmp_path):
+    """Seeds missing from the cache train in worker processes (one thread each); the models are
+    those a one-thread training of each seed gives, marked as trained now; a cached seed is not
+    retrained, and a second call reads everything from the cache."""
+    import functools
+
+    fit = functools.partial(_fit_seed, data, tmp_path / "par")
+    assert fit(seed=5, train_missing=False) is None             # nothing cached yet
+    cached = fit(seed=5, threads=1)                             # seed 5 cached beforehand
+    fits = regressors.fit_seeds(fit, 3, seed=5, processes=2)
+    assert fits.seeds == [5, 6, 7] and [f.from_cache for f in fits] == [True, False, False]
+    assert all(f.train_seconds > 0 for f in fits)
+    alone = [functools.partial(_fit_seed, data, False)(seed=s, threads=1) for s in (6, 7)]
+    for f, ref in zip(fits.fits[1:], alone):
+        for k, v in ref.model.state_dict().items():
+            assert torch.equal(f.model.state_dict()[k], v), k
+    np.testing.assert_array_equal(fits[0].predict(data.images[:3]).to_numpy(),
+                                  cached.predict(data.images[:3]).to_numpy())
+    assert regressors.fit_seeds(fit, 3, seed=5, processes=2).from_cache
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="processes"):
+            regressors.fit_seeds(fit, 2, processes=bad)
+
+
 def test_fit_seeds_trains_one_cached_model_per_seed(data, tmp_path):
     def fit(seed):
         return regressors.fit_or_load(data, {**_config(), "seed": seed}, net, name="test-seeds",

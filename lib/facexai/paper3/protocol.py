@@ -8,12 +8,13 @@ the raw ratings, Adam (lr and weight decay 5e-4), batch 40, early stopping on th
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from .. import datasets, ratings, regressors
+from .. import datasets, ratings, regressors, training
 from ..models import last_maxpool
 from ..ratings import AttributeData
 from .schema import Paper3Settings
@@ -27,7 +28,8 @@ CAM_LAYER = "net.features.30"
 
 def fit_or_load(data: AttributeData, *, attributes: Sequence[str] | None = None,
                 device: str = "auto", progress: bool = True, cache: bool | str | Path = True,
-                threads: int | None = 2, **settings: Any) -> regressors.Fitted:
+                threads: int | None = 2, train_missing: bool = True,
+                **settings: Any) -> regressors.Fitted | None:
     """Train paper 3's VGG16 regression(s) on ``data``, or load them from the cache.
 
     Parameters
@@ -36,7 +38,7 @@ def fit_or_load(data: AttributeData, *, attributes: Sequence[str] | None = None,
         From :func:`facexai.paper3.load_data` (trained on ``"train"``, selected on ``"val"``).
     attributes : list of str, optional
         Attributes to model (default all 40, in :data:`facexai.ratings.ATTRIBUTES` order).
-    device, progress, cache, threads
+    device, progress, cache, threads, train_missing
         As :func:`facexai.regressors.fit_or_load`.
     **settings
         The model settings of :class:`Paper3Settings` (those not given: its defaults).
@@ -54,15 +56,22 @@ def fit_or_load(data: AttributeData, *, attributes: Sequence[str] | None = None,
         data, c, regressors.vgg16_net(c), name=f"paper3-vgg16-{c['protocol']}",
         options=regressors.fit_options(c, optimizer="adam", t_max=200),
         code=("paper3/protocol.py",), augment=ratings.augment if c["augment"] else None,
-        cache=cache, device=device, threads=threads, progress=progress, cam_layer=last_maxpool)
+        cache=cache, device=device, threads=threads, progress=progress, cam_layer=last_maxpool,
+        train_missing=train_missing)
 
 
 def fit_seeds(data: AttributeData, n_seeds: int = 3, **settings: Any) -> regressors.SeedFits:
     """:func:`fit_or_load` once per training seed (``seed``, ``seed + 1``, ...; each model cached
-    on its own): :class:`facexai.regressors.SeedFits`. ``settings``: as :func:`fit_or_load`."""
+    on its own): :class:`facexai.regressors.SeedFits`. ``settings``: as :func:`fit_or_load`.
+
+    On the CPU the seeds missing from the cache train side by side, one process of one thread
+    per seed (:func:`facexai.regressors.fit_seeds`); on a GPU one after another."""
     seed = settings.pop("seed", Paper3Settings.seed)
-    return regressors.fit_seeds(lambda seed: fit_or_load(data, seed=seed, **settings), n_seeds,
-                                seed)
+    cpu = training.resolve_device(settings.get("device", "auto")).type == "cpu"
+    parallel = cpu and settings.get("cache", True) is not False and \
+        isinstance(n_seeds, (int, np.integer)) and not isinstance(n_seeds, bool) and n_seeds > 1
+    return regressors.fit_seeds(partial(fit_or_load, data, **settings), n_seeds, seed,
+                                processes=int(n_seeds) if parallel else 1)
 
 
 def split_labels(n: int, seed: int = 42) -> np.ndarray:
