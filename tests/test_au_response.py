@@ -8,6 +8,7 @@ from torch import nn
 
 from facexai import au_response as AR
 from facexai import au_saliency as AS
+from facexai import views
 
 
 def _planted(n=20, a=4, c=5, seed=0):
@@ -130,16 +131,16 @@ def test_switch_aus_masks_and_views():
     from facexai.synth.generate import sample_face
 
     faces = [sample_face(3, i, subject=i, emotion=0) for i in range(2)]
-    sw = AR.switch_aus(faces, ["AU12", "AU5"], AR.fer_view(), render_size=64)
+    sw = AR.switch_aus(faces, ["AU12", "AU5"], views.fer_view(), render_size=64)
     assert sw.off.shape == (2, 64, 64) and sw.on.shape == (2, 2, 64, 64)
     # the masks are where the switch changed the framed image by more than the threshold
     diff = np.abs(sw.on.astype(int) - sw.off[:, None].astype(int))
     assert (sw.masks == (diff > 0.01 * 255)).all()
     assert sw.masks.any((2, 3)).all() and sw.face.mean() > 0.2
     with pytest.raises(ValueError, match="aus must"):
-        AR.switch_aus(faces, ["glasses"], AR.fer_view())
+        AR.switch_aus(faces, ["glasses"], views.fer_view())
     with pytest.raises(ValueError, match="value must"):
-        AR.switch_aus(faces, ["AU12"], AR.fer_view(), value=0.0)
+        AR.switch_aus(faces, ["AU12"], views.fer_view(), value=0.0)
 
 
 def test_switch_test_on_a_network_that_sees_only_one_au():
@@ -202,11 +203,11 @@ def test_expression_pairs_and_the_haar_view():
     from facexai.synth.generate import sample_face
 
     faces = [sample_face(4, 0, subject=0, emotion=5)]
-    pairs = AR.expression_pairs(faces, AR.haar_view(32), render_size=64)
+    pairs = AR.expression_pairs(faces, views.haar_view(32), render_size=64)
     assert pairs.aus == ("expression",)
     assert pairs.off.shape == (1, 32, 32) and pairs.on.shape == (1, 1, 32, 32)
     assert pairs.masks[0, 0].any() and pairs.masks[0, 0].mean() < 0.5
-    neutral = AR.expression_pairs([faces[0].neutral()], AR.haar_view(32), render_size=64)
+    neutral = AR.expression_pairs([faces[0].neutral()], views.haar_view(32), render_size=64)
     assert not neutral.masks.any()     # nothing to change: an empty mask
     with pytest.raises(ValueError, match="size"):
-        AR.haar_view(4)
+        views.haar_view(4)

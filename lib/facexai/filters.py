@@ -264,6 +264,28 @@ def _null_orders(n: int, n_permutations: int, seed: int, strata, groups) -> np.n
     return _ORDERS[key]
 
 
+def _association_statistics(act: np.ndarray, au: np.ndarray, threshold: float, bins: int,
+                            orders: np.ndarray):
+    """Correlation and JS divergence of every channel x AU, observed ``(C, A)`` and under each
+    label order of ``orders`` ``(P, C, A)`` (null: |r|, and JS with NaN as -1), computed for
+    :data:`_BLOCK` orders at once (numpy, not Python, loops)."""
+    n, n_ch = act.shape
+    za, zau = _zscore(act), _zscore(au)       # a z-score of permuted rows = permuted z-scores
+    present, onehot = au > threshold, _equal_frequency_onehot(act, bins)
+
+    def statistics(rows):     # rows: (B, N), B label orders -> (B, C, A) each
+        r = za.T @ zau[rows] / n
+        return r, np.swapaxes(_js_bits(onehot, present[rows], n_ch, bins), -1, -2)
+
+    r_obs, js_obs = (t[0] for t in statistics(np.arange(n)[None]))
+    null_r = np.empty((len(orders), n_ch, au.shape[1]))
+    null_js = np.empty_like(null_r)
+    for a in range(0, len(orders), _BLOCK):
+        r, js = statistics(orders[a:a + _BLOCK])
+        null_r[a:a + _BLOCK], null_js[a:a + _BLOCK] = np.abs(r), np.nan_to_num(js, nan=-1)
+    return r_obs, js_obs, null_r, null_js
+
+
 def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float = 0.1,
                    bins: int = 10, n_permutations: int = 200, seed: int = 0,
                    channel_names=None, au_names=None, strata=None, groups=None) -> pd.DataFrame:
@@ -298,21 +320,9 @@ def au_association(activations: np.ndarray, au: np.ndarray, *, threshold: float 
     n, n_ch = act.shape
     if au.shape[0] != n:
         raise ValueError(f"activations have {n} rows, au has {au.shape[0]}")
-    za, zau = _zscore(act), _zscore(au)       # a z-score of permuted rows = permuted z-scores
-    present, onehot = au > threshold, _equal_frequency_onehot(act, bins)
-    def statistics(rows):  # noqa: E306   rows: (B, N), B label orders at once -> (B, C, A) each
-        r = za.T @ zau[rows] / n
-        js = np.swapaxes(_js_bits(onehot, present[rows], n_ch, bins), -1, -2)
-        return r, js
-
-    r_obs, js_obs = (t[0] for t in statistics(np.arange(n)[None]))
+    r_obs, js_obs, null_r, null_js = _association_statistics(
+        act, au, threshold, bins, _null_orders(n, n_permutations, seed, strata, groups))
     abs_r = np.abs(r_obs)
-    orders = _null_orders(n, n_permutations, seed, strata, groups)
-    null_r = np.empty((len(orders), n_ch, au.shape[1]))
-    null_js = np.empty_like(null_r)
-    for a in range(0, len(orders), _BLOCK):      # blocks of permutations: numpy, not Python, loops
-        r, js = statistics(orders[a:a + _BLOCK])
-        null_r[a:a + _BLOCK], null_js[a:a + _BLOCK] = np.abs(r), np.nan_to_num(js, nan=-1)
     max_r, max_js = np.nanmax(null_r, axis=(1, 2)), null_js.max(axis=(1, 2))
     channel_names = list(channel_names) if channel_names is not None else list(range(n_ch))
     au_names = list(au_names) if au_names is not None else list(range(au.shape[1]))

@@ -33,7 +33,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .training import channels_last, cpu_threads, predict, resolve_device
+from .compute import channels_last, cpu_threads, resolve_device
+from .training import predict
 
 __all__ = ["StepFit", "fit_steps", "select_checkpoint", "selection_table", "uniform_batches"]
 

@@ -35,11 +35,11 @@ import torch
 from torch import nn
 
 from . import cache, stats
+from .compute import channels_last, cpu_threads, resolve_device
 
 __all__ = ["LOSSES", "METRICS", "OPTIMIZERS", "SCHEDULERS", "TRAINABLE", "TRAINING_CODE",
-           "Checkpoint", "Fit", "Options", "Rescaled", "channels_last", "checkpoint_path",
-           "cpu_threads", "fit", "head_module", "load_checkpoint", "load_or_fit", "predict",
-           "resolve_device", "save_checkpoint", "trainable_parameters"]
+           "Checkpoint", "Fit", "Options", "Rescaled", "checkpoint_path", "fit", "head_module",
+           "load_checkpoint", "load_or_fit", "predict", "save_checkpoint", "trainable_parameters"]
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adam")
@@ -48,7 +48,7 @@ TRAINABLE = ("all", "head")
 #: Validation metrics (higher is better) -> their column in :attr:`Fit.history`.
 METRICS = {"pearson": "val_r", "accuracy": "val_accuracy", "neg_loss": "val_neg_loss"}
 #: Library sources (globs under ``lib/facexai``) that every trained model depends on.
-TRAINING_CODE = ("training.py", "models.py")
+TRAINING_CODE = ("training.py", "compute.py", "models.py")
 _FORMAT = "facexai.training/1"
 
 
@@ -159,18 +159,6 @@ class Fit:
     seconds: float = 0.0
 
 
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> cuda if available, else cpu; other values as torch reads them."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"device={device!r}: {err}") from None
-
-
 def head_module(model: nn.Module) -> nn.Module:
     """The last module (in registration order) that owns parameters: the output layer."""
     owners = [m for m in model.modules() if any(True for _ in m.parameters(recurse=False))]
@@ -220,38 +208,6 @@ def _targets(y, opts: Options) -> tuple[torch.Tensor, np.ndarray | None, np.ndar
     else:
         shift, scale = np.zeros(y.shape[1], np.float32), np.ones(y.shape[1], np.float32)
     return torch.from_numpy((y - shift) / scale), shift, scale
-
-
-@contextmanager
-def cpu_threads(threads: int | None, device: torch.device) -> Iterator[None]:
-    """Cap torch's CPU threads at ``threads`` for the block (None or a GPU: as is), then restore."""
-    old = torch.get_num_threads()
-    if threads and device.type == "cpu":
-        torch.set_num_threads(min(threads, old))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-@contextmanager
-def channels_last(model: nn.Module, device: torch.device) -> Iterator[None]:
-    """On a CPU, hold ``model``'s 4-D weights in channels-last memory order for the block, then
-    back in the usual order (values untouched; only the strides change, so code that views a
-    gradient or an activation as contiguous still works afterwards).
-
-    The convolutions' outputs follow their weights' order, and PyTorch's CPU max-pooling is much
-    faster on it: measured with ``make bench``'s models, a training step takes about 1.2-1.5x
-    less time (largest for the narrow 24-px zero-bias CNN, whose NCHW max-pools dominate).
-    """
-    convert = device.type == "cpu" and any(p.dim() == 4 for p in model.parameters())
-    if convert:
-        model.to(memory_format=torch.channels_last)
-    try:
-        yield
-    finally:
-        if convert:
-            model.to(memory_format=torch.contiguous_format)
 
 
 @contextmanager

@@ -36,7 +36,7 @@ from ..results import Result
 from ..scoring import region_shares
 from ..synth.attributes import PAIRS
 from ..synth.dataset import factor_table
-from ..training import cpu_threads
+from ..compute import cpu_threads
 from . import results as R
 from .analysis import transfer_table
 from .protocol import TASKS, BaseFit
@@ -61,7 +61,7 @@ DEGRADED_COMPONENTS = 2
 #: Positive control of :func:`aptitude_tests`: the SD of the noise added to the overlap, in units
 #: of the overlaps' SD.
 POSITIVE_NOISE = 0.5
-#: Torch threads of this section's passes (:func:`facexai.training.cpu_threads`): a second gains
+#: Torch threads of this section's passes (:func:`facexai.compute.cpu_threads`): a second gains
 #: little on these small networks, and while another process kept the other core of a 2-core
 #: machine busy it made them five to ten times slower (measured).
 THREADS = 1

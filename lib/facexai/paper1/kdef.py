@@ -11,7 +11,7 @@ series), 7 expressions, with subject-independent folds (:func:`.protocol.load_kd
   over seeds, the majority-class rate, the confusion matrix summed over seeds;
 * :func:`twin_faces` - the FaceParams of the KDEF twin's faces (as
   :func:`facexai.datasets.kdef.write_twin` draws them), for counterfactual rendering through
-  :func:`facexai.au_response.kdef_view`;
+  :func:`facexai.views.kdef_view`;
 * :func:`expression_maps` - each model's map of the expressed class, stacked over seeds for
   :func:`facexai.au_saliency.iou_table`; :func:`control_maps` - the model-free maps and the
   blurred mask (the positive control of the scoring rule);
@@ -249,11 +249,11 @@ def au_scores(kdef: ClassData, fits: Mapping[tuple[str, str], Sequence[BaseFit]]
     ``seed``): maps of every method, the first method's on the neutral faces too, and the
     :func:`control_maps`, scored by :func:`facexai.au_saliency.iou_table`; a map is ``above
     chance`` when its interval's lower end exceeds the face-uniform map's IoU."""
-    from .. import au_response, au_saliency
+    from .. import au_response, au_saliency, views
 
     people = sorted(set(kdef.subjects[kdef.indices("test")]))
     faces, shown = twin_faces(n_identities, seed, subjects=people)
-    pairs = au_response.expression_pairs(faces, au_response.kdef_view(image_size),
+    pairs = au_response.expression_pairs(faces, views.kdef_view(image_size),
                                          render_size=render_size, threshold=threshold)
     maps = expression_maps(fits, pairs.on[:, 0], shown["label"], methods)
     neutral = expression_maps(fits, pairs.off, shown["label"], methods[:1])

@@ -5,7 +5,7 @@ Importing this module registers the subjects ``paper2_cnn``, ``paper2_cnn_a``, `
 ``seed`` under a profile (read back from the models cache, trained if missing: the chapter trains
 its main variant on every fold, the others on the first ``variant_folds``), explained
 on SynthFace expressions it classifies correctly, framed as the CK+ twin frames its faces (the
-Haar crop, :func:`facexai.au_response.haar_view`) and normalised as in training (Normer3, whose
+Haar crop, :func:`facexai.views.haar_view`) and normalised as in training (Normer3, whose
 5 x 5 window spreads a change by 2 px: the masks' ``spread``). Data truth: the pixels the
 expression changes. The benchmark's seed is the CK+ fold (each fold's network is trained on other
 subjects, from the same initialisation seed). Settings: ``profile`` (whose ``paper2_accuracy``
@@ -31,7 +31,7 @@ NORMER_SPREAD = 2
 
 
 def _variant(variant: str, seed: int, n_faces: int, settings: dict[str, Any]) -> Subject:
-    from ..au_response import haar_view
+    from ..views import haar_view
     from ..benchfaces import viewed_faces, viewed_originals
     from ..params import load_profile
     from ..synth.generate import sample_face

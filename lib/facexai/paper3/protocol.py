@@ -14,7 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import datasets, ratings, regressors, training
+from .. import datasets, ratings, regressors
+from ..compute import resolve_device
 from ..models import last_maxpool
 from ..ratings import AttributeData
 from .schema import Paper3Settings
@@ -67,7 +68,7 @@ def fit_seeds(data: AttributeData, n_seeds: int = 3, **settings: Any) -> regress
     On the CPU the seeds missing from the cache train side by side, one process of one thread
     per seed (:func:`facexai.regressors.fit_seeds`); on a GPU one after another."""
     seed = settings.pop("seed", Paper3Settings.seed)
-    cpu = training.resolve_device(settings.get("device", "auto")).type == "cpu"
+    cpu = resolve_device(settings.get("device", "auto")).type == "cpu"
     parallel = cpu and settings.get("cache", True) is not False and \
         isinstance(n_seeds, (int, np.integer)) and not isinstance(n_seeds, bool) and n_seeds > 1
     return regressors.fit_seeds(partial(fit_or_load, data, **settings), n_seeds, seed,
