@@ -372,12 +372,13 @@ def fit_seeds(fit: Callable[..., Fitted], n_seeds: int, seed: int = 0, *,
     its own by the caller's ``fit``, e.g. a paper's ``fit_or_load`` with its data bound).
 
     ``processes > 1``: the seeds missing from the cache are first trained side by side in that
-    many fresh processes of one CPU thread each, then every model is read back. ``fit`` must then
+    many fresh processes of one CPU thread each (even a single missing seed, so that a model
+    never depends on which others were cached), then every model is read back. ``fit`` must then
     be picklable (e.g. a :func:`functools.partial` of a module-level function) and take
     ``threads``, ``progress`` and ``train_missing`` (see :func:`fit_or_load`). On two cores,
     one-thread processes train paper 3's VGG16 about 1.6x faster than one process of two threads
-    (``make bench``'s training layouts: the channels-last batch norm of a narrow network does
-    not use a second thread well), and three processes on two cores as fast as two.
+    (the channels-last batch norm of a narrow network barely uses a second thread, see
+    :func:`facexai.compute.channels_last`), and three processes on two cores as fast as two.
     """
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
         raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
@@ -390,7 +391,7 @@ def fit_seeds(fit: Callable[..., Fitted], n_seeds: int, seed: int = 0, *,
         from concurrent.futures import ProcessPoolExecutor
 
         missing = [s for s in seeds if fit(seed=s, train_missing=False) is None]
-        if len(missing) > 1:
+        if missing:
             with ProcessPoolExecutor(min(int(processes), len(missing)),
                                      mp_context=multiprocessing.get_context("spawn")) as pool:
                 jobs = [(fit, s) for s in missing]

@@ -388,7 +388,7 @@ def fit_many(jobs: Sequence[tuple], *, processes: int = 2, keep: Sequence[int] =
     todo = [(d, k, v, s, keep, cache, device) for d, v, folds in jobs for k in folds
             if cache is not False and not _target(d, k, v, s, keep, cache)[1].is_file()]
     seconds = {}
-    if processes > 1 and len(todo) > 1:
+    if processes > 1 and todo:      # even one: a network never depends on which were cached
         with ProcessPoolExecutor(min(processes, len(todo)),
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
             seconds = {(j[0].name, j[2], j[1]): t for j, t in zip(todo, pool.map(_train_job, todo))}
