@@ -250,14 +250,14 @@ _ORDERS: dict = {}
 
 
 def _null_orders(n: int, n_permutations: int, seed: int, strata, groups) -> np.ndarray:
-    """:func:`_null_rows` as one ``(n_permutations, n)`` array, the last four answers kept: a
-    label test of several networks and layers draws the same orders for each (same seed, same
-    strata; free and stratified in turn)."""
+    """:func:`_null_rows` as one ``(n_permutations, n)`` array, the last two answers kept (8 bytes
+    per row and permutation each): a label test of several networks and layers draws the same
+    orders for each (same seed, same strata; free and stratified in turn)."""
     parts = [np.asarray(v).astype(str) for v in (strata, groups) if v is not None]
     key = (n, n_permutations, seed, strata is None, groups is None,
            hashlib.sha1(b"|".join(p.tobytes() for p in parts)).hexdigest())
     if key not in _ORDERS:
-        if len(_ORDERS) >= 4:
+        if len(_ORDERS) >= 2:
             _ORDERS.pop(next(iter(_ORDERS)))
         _ORDERS[key] = np.array(list(_null_rows(n, n_permutations, seed, strata, groups)),
                                 dtype=np.intp).reshape(-1, n)
