@@ -13,7 +13,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["channels_last", "cpu_threads", "resolve_device"]
+__all__ = ["channels_last", "cpu_threads", "resolve_device", "spawned_map"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -61,3 +61,17 @@ def channels_last(model: nn.Module, device: torch.device) -> Iterator[None]:
     finally:
         if convert:
             model.to(memory_format=torch.contiguous_format)
+
+
+def spawned_map(fn, jobs: list, processes: int) -> list:
+    """``[fn(job) for job in jobs]`` in at most ``processes`` fresh (spawned) processes: torch and
+    a forked pool deadlock, so every worker starts clean. ``fn`` and the jobs must be picklable
+    (``fn`` a module-level function); the results come back in the order of ``jobs``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if not jobs:
+        return []
+    with ProcessPoolExecutor(min(int(processes), len(jobs)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, jobs))

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from . import paths, training
+from .compute import spawned_map
 from .ratings import ATTRIBUTES, AttributeData, to_tensor
 from .settings import PROTOCOLS
 
@@ -387,15 +388,9 @@ def fit_seeds(fit: Callable[..., Fitted], n_seeds: int, seed: int = 0, *,
     seeds = [int(seed) + k for k in range(int(n_seeds))]
     trained: dict[int, float] = {}
     if processes > 1 and len(seeds) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         missing = [s for s in seeds if fit(seed=s, train_missing=False) is None]
-        if missing:
-            with ProcessPoolExecutor(min(int(processes), len(missing)),
-                                     mp_context=multiprocessing.get_context("spawn")) as pool:
-                jobs = [(fit, s) for s in missing]
-                trained = dict(zip(missing, pool.map(_fit_in_process, jobs)))
+        trained = dict(zip(missing, spawned_map(_fit_in_process, [(fit, s) for s in missing],
+                                                processes)))
     fits = []
     for s in seeds:
         f = fit(seed=s)

@@ -32,6 +32,7 @@ from torch import nn
 
 from .. import cache as cachelib
 from .. import datasets, paths, training
+from ..compute import spawned_map
 from ..datasets import twins
 from ..models import zero_bias_cnn
 from ..preprocess import local_normalise, random_affine_gray, scaled_input
@@ -377,9 +378,6 @@ def fit_many(jobs: Sequence[tuple], *, processes: int = 2, keep: Sequence[int] =
     fold's training is small enough that a second thread gains little: on two cores two folds at
     once take about the time of one); then every network is read back. Networks trained here are
     reported as such (``from_cache``, ``train_seconds``). Without a cache, as :func:`fit_folds`."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise ValueError(f"processes must be a positive integer, got {processes!r}")
     s, keep = Paper2Settings.checked("model", settings), sorted(set(keep))
@@ -389,9 +387,8 @@ def fit_many(jobs: Sequence[tuple], *, processes: int = 2, keep: Sequence[int] =
             if cache is not False and not _target(d, k, v, s, keep, cache)[1].is_file()]
     seconds = {}
     if processes > 1 and todo:      # even one: a network never depends on which were cached
-        with ProcessPoolExecutor(min(processes, len(todo)),
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
-            seconds = {(j[0].name, j[2], j[1]): t for j, t in zip(todo, pool.map(_train_job, todo))}
+        seconds = {(j[0].name, j[2], j[1]): t
+                   for j, t in zip(todo, spawned_map(_train_job, todo, processes))}
     out = []
     for d, v, folds in jobs:
         fits = fit_folds(d, v, folds, keep=keep, cache=cache, device=device, **s)
