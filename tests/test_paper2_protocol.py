@@ -228,6 +228,26 @@ def test_fit_folds_trains_each_fold_once_and_reads_it_back(tmp_path):
         fits.model(0, "best")
 
 
+def test_fit_many_trains_missing_networks_in_workers_as_one_thread_would(tmp_path):
+    """The networks missing from the cache train in spawned one-thread workers (even a single
+    one); each equals a one-thread training of that fold, is reported as trained now, and is read
+    from the cache the second time."""
+    data = _toy_data()
+    s = dict(TINY, iterations=6, eval_every=2)
+    paper2.fit_folds(data, "cnn", [0], cache=tmp_path, device="cpu", threads=1, **s)
+    fits, = paper2.fit_many([(data, "cnn", None)], processes=2, cache=tmp_path, device="cpu", **s)
+    assert fits.folds == [0, 1] and fits.from_cache == [True, False]
+    assert fits.train_seconds[1] > 0
+    alone = paper2.fit_folds(data, "cnn", [1], cache=False, device="cpu", threads=1, **s)
+    for (_, p), (_, q) in zip(fits.models[1].state_dict().items(),
+                              alone.models[0].state_dict().items()):
+        assert torch.equal(p, q)
+    again, = paper2.fit_many([(data, "cnn", None)], processes=2, cache=tmp_path, device="cpu", **s)
+    assert all(again.from_cache)
+    with pytest.raises(ValueError, match="processes"):
+        paper2.fit_many([(data, "cnn", None)], processes=0, cache=tmp_path, **s)
+
+
 def test_fit_steps_is_reproducible_and_checks_keep():
     data = _toy_data()
     x = preprocess.scaled_input(data.images)
