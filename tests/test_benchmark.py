@@ -188,7 +188,7 @@ def test_a_new_method_joins_the_grid_by_registering_it():
     from facexai.explain.gradient import input_gradient
 
     settings = dict(image_size=48, n_train=160, n_test=64, nuisance_scale=1.0, workers=1,
-                    widths=[4, 8, 8], hidden=16, init_scale=1.2, epochs=2, batch_size=64,
+                    widths=[4, 8, 8], hidden=16, init_scale=1.2, epochs=4, batch_size=64,
                     learning_rate=0.02)        # a network that learned little is explained too
     subject = build_subject("expression", seed=0, n_faces=6, settings=settings)
     try:

@@ -43,6 +43,15 @@ def test_confusion_tables_are_consistent():
     assert conf.misses.sum() == 2 and conf.misses["neutral"] == 1 and conf.misses["anger"] == 1
     table = conf.table()
     assert list(table.index) == list(EMOTIONS) and table.loc["anger", "FER class"] == "angry"
+    for code, cls in R.MAPPING.items():                   # Wilson interval around each recall
+        lo, hi = map(float, table.loc[EMOTIONS[code], "95% interval"].split("-"))
+        assert lo - 0.005 <= conf.recall[EMOTIONS[code]] <= hi + 0.005 and hi - lo > 0.2   # 5 faces
+    assert table.loc["contempt", "95% interval"] == ""
+    hard = conf.hardest(2)
+    worst = min(R.GOAL_EMOTIONS, key=lambda c: conf.recall[EMOTIONS[c]])
+    assert hard.index[0] == EMOTIONS[worst] and hard["recall"].iloc[0] == conf.goal_min
+    assert hard["share"].iloc[0] == conf.rates.loc[EMOTIONS[worst]].drop(R.MAPPING[worst]).max()
+    assert hard["instead"].iloc[0] != R.MAPPING[worst]
 
 
 def test_a_face_the_cascade_misses_gets_the_landmark_box():

@@ -203,3 +203,16 @@ def test_permutation_p_of_an_exact_test_matches_scipy():
                            permutation_type="independent", n_resamples=np.inf).pvalue
     # the exact test counts the observed labelling among the 70 once; ours adds it once more
     assert ours == pytest.approx((1 + ref * len(null)) / (1 + len(null)))
+
+
+# -- proportions ---------------------------------------------------------------------------------
+
+def test_proportion_interval_is_scipys_wilson_interval():
+    from scipy.stats import binomtest
+
+    for k, n, level in [(0, 10, 0.95), (3, 10, 0.95), (10, 10, 0.9), (82, 150, 0.95), (1, 1, 0.99)]:
+        ref = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        assert stats.proportion_interval(k, n, level) == pytest.approx((ref.low, ref.high), abs=1e-12)
+    for bad in [dict(k=1, n=0), dict(k=-1, n=5), dict(k=6, n=5), dict(k=1, n=5, level=1.0)]:
+        with pytest.raises(ValueError, match="k=|level"):
+            stats.proportion_interval(**bad)

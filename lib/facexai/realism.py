@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .fer import FER_CLASSES, fer_crop, fer_preprocess, load_fer_model, predict_proba
+from .stats import proportion_interval
 from .synth.factors import EMOTIONS
 
 #: CK+ emotion code -> the network's class that should read it (contempt has none).
@@ -110,10 +111,29 @@ class FerConfusion:
     def goal_met(self) -> bool:
         return self.goal_mean >= GOAL_MEAN and self.goal_min >= GOAL_MIN
 
+    def hardest(self, n: int = 2) -> pd.DataFrame:
+        """The ``n`` goal emotions with the lowest recall, each with what it is read as instead
+        most often (``instead``) and how often (``share``)."""
+        rows = []
+        for c in sorted(GOAL_EMOTIONS, key=lambda c: (self.recall[EMOTIONS[c]], c))[:n]:
+            other = self.rates.loc[EMOTIONS[c]].drop(MAPPING[c])
+            rows.append({"emotion": EMOTIONS[c], "recall": self.recall[EMOTIONS[c]],
+                         "instead": other.idxmax(), "share": float(other.max())})
+        return pd.DataFrame(rows).set_index("emotion")
+
+    def _interval(self, code: int) -> str:
+        """Wilson 95 % interval of one emotion's recall over its faces ("" without a class)."""
+        if code not in MAPPING:
+            return ""
+        row = self.counts.loc[EMOTIONS[code]]
+        lo, hi = proportion_interval(int(row[MAPPING[code]]), int(row.sum()))
+        return f"{lo:.2f}-{hi:.2f}"
+
     def table(self) -> pd.DataFrame:
         """Per CK+ emotion: the class it should be read as, recall, in the goal, detector misses."""
         rows = [{"emotion": EMOTIONS[c], "FER class": MAPPING.get(c, "(none)"),
-                 "recall": self.recall[EMOTIONS[c]], "in goal": c in GOAL_EMOTIONS,
+                 "recall": self.recall[EMOTIONS[c]],
+                 "95% interval": self._interval(c), "in goal": c in GOAL_EMOTIONS,
                  "detector misses": int(self.misses[EMOTIONS[c]]),
                  "faces": int(self.counts.loc[EMOTIONS[c]].sum())}
                 for c in sorted(set(self.labels.tolist()))]

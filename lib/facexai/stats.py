@@ -179,6 +179,25 @@ def bootstrap_mean_ci(values, n_boot: int = 1000, level: float = 0.95,
     return float(lo), float(hi)
 
 
+def proportion_interval(k, n, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` (e.g. a recall over ``n`` faces).
+
+    Unlike the normal approximation it stays inside [0, 1] and is sensible at 0 and ``n`` hits.
+    ValueError for ``n < 1``, ``k`` outside ``0..n`` or a level outside (0, 1).
+    """
+    from scipy.stats import norm
+
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if n < 1 or not 0 <= k <= n:
+        raise ValueError(f"a proportion needs 0 <= k <= n and n >= 1, got k={k}, n={n}")
+    z = float(norm.ppf(0.5 + level / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(centre - half, 0.0)), float(min(centre + half, 1.0))
+
+
 def benjamini_hochberg(p_values) -> np.ndarray:
     """Benjamini–Hochberg q-values (false discovery rate) of one family of p-values (NaN kept)."""
     p = np.asarray(p_values, float)

@@ -95,13 +95,13 @@ EMFACS: dict[str, str] = {
 #: Disgust uses 9+10+15+17 because AU16 is not modelled.
 PROTOTYPES: dict[int, dict[int, float]] = {
     0: {},
-    1: {4: 1.0, 5: 0.7, 7: 0.9, 23: 0.9},
+    1: {4: 1.0, 5: 0.45, 7: 0.9, 23: 0.9},
     2: {12: 0.7, 14: 0.7},
     3: {9: 1.0, 10: 0.8, 15: 0.7, 17: 0.7},
-    4: {1: 1.0, 2: 0.9, 4: 0.6, 5: 1.0, 7: 0.5, 20: 1.0, 26: 0.7},
+    4: {1: 1.0, 2: 0.9, 4: 0.6, 5: 1.0, 7: 0.5, 20: 1.0, 26: 0.45},
     5: {6: 0.8, 12: 1.0},
     6: {1: 1.0, 4: 0.7, 15: 0.9},
-    7: {1: 1.0, 2: 1.0, 5: 0.9, 26: 0.9},
+    7: {1: 1.0, 2: 1.0, 5: 0.35, 26: 0.9},
 }
 OPTIONAL: dict[int, dict[int, float]] = {5: {25: 0.7}, 6: {17: 0.6}, 7: {25: 0.8}}
 #: Alternative EMFACS prototypes: one of them (equally likely) joins the core AUs. Anger has a
@@ -109,8 +109,19 @@ OPTIONAL: dict[int, dict[int, float]] = {5: {25: 0.7}, 6: {17: 0.6}, 7: {25: 0.8
 #: lip raised and lips apart (EMFACS 4+5+7+10+23+25,26), twice as often (with the jaw dropped
 #: less or more).
 VARIANTS: dict[int, tuple[dict[int, float], ...]] = {
-    1: ({17: 0.8}, {10: 0.8, 25: 0.8, 26: 0.5}, {10: 0.8, 25: 0.8, 26: 0.6}),
+    1: ({17: 0.8}, {10: 0.8, 25: 0.8, 26: 0.6}, {10: 0.8, 25: 0.8, 26: 0.8}),
 }
+#: CK+'s labelling criteria (Lucey et al. 2010, table 2): the AUs a face must show to carry the
+#: emotion's label, so the generator always draws them (the other core AUs are present with
+#: probability 0.9). Anger needs AU23 and AU24 (AU24 is not modelled); disgust AU9 or AU10 (we
+#: require AU9); fear 1+2+4; happy AU12; sadness 1+4+15; surprise 1+2; contempt AU14.
+REQUIRED: dict[int, frozenset[int]] = {1: frozenset({23}), 2: frozenset({14}), 3: frozenset({9}),
+                                       4: frozenset({1, 2, 4}), 5: frozenset({12}),
+                                       6: frozenset({1, 4, 15}), 7: frozenset({1, 2})}
+#: FACS intensity letters as the generator's intensities (A trace ... E maximum).
+FACS_LEVEL = {"A": 0.2, "B": 0.4, "C": 0.6, "D": 0.8, "E": 1.0}
+#: Upper limits CK+ puts on an AU's intensity for a label: surprise's AU5 is at most B.
+CAPS: dict[int, dict[int, float]] = {7: {5: FACS_LEVEL["B"]}}
 #: Emotions whose prototype acts on one side only: the subject's right (EMFACS "R12A+R14A").
 UNILATERAL_RIGHT: frozenset[int] = frozenset({2})
 #: Probability of each emotion when none is asked for (neutral-heavy, like posed databases).
@@ -133,8 +144,9 @@ def sample_expression(seed: int, index: int, emotion: int | str | None = None
     """Draw the AU intensities of image ``index``: ``(au_left, au_right, emotion_code)``.
 
     The emotion is drawn (neutral-heavy) unless given. An apex intensity scales the prototype;
-    one of the emotion's :data:`VARIANTS` (if any) joins its core AUs; each core AU is present
-    with probability 0.9 and each optional one with 0.5, intensities
+    one of the emotion's :data:`VARIANTS` (if any) joins its core AUs; the AUs CK+ requires for
+    the label (:data:`REQUIRED`) are always present, each other core AU with probability 0.9 and
+    each optional one with 0.5, intensities capped where CK+ says (:data:`CAPS`) and
     jittered by +-20 % and the two sides by +-10 %; every other AU appears weakly (0.05-0.25)
     with probability 0.08. The same number of random draws is made whatever the emotion, so
     the stream stays aligned.
@@ -149,23 +161,21 @@ def sample_expression(seed: int, index: int, emotion: int | str | None = None
     variants = VARIANTS.get(code, ({},))
     core = {**PROTOTYPES[code], **variants[min(int(rng.random() * len(variants)), len(variants) - 1)]}
     optional = OPTIONAL.get(code, {})
+    required, caps = REQUIRED.get(code, frozenset()), CAPS.get(code, {})
     left, right = np.zeros(len(AUS)), np.zeros(len(AUS))
     for k, au in enumerate(AUS):
         present, jitter, asym, extra, extra_level = draws[k]
         if au in core or au in optional:
             base = core.get(au, optional.get(au))
-            if present < (0.9 if au in core else 0.5):
+            if au in required or present < (0.9 if au in core else 0.5):
                 level = min(apex * base * (0.8 + 0.4 * jitter), 1.0)
-                left[k] = min(level * (0.9 + 0.2 * asym), 1.0)
-                right[k] = min(level * (1.1 - 0.2 * asym), 1.0)
+                cap = caps.get(au, 1.0)
+                left[k] = min(level * (0.9 + 0.2 * asym), cap)
+                right[k] = min(level * (1.1 - 0.2 * asym), cap)
                 if code in UNILATERAL_RIGHT:
                     right[k], left[k] = max(left[k], right[k]), 0.0
         elif extra < 0.08:
             left[k] = right[k] = 0.05 + 0.2 * extra_level
-    if core and not any(left[AUS.index(a)] + right[AUS.index(a)] > 0 for a in core):
-        first = AUS.index(next(iter(core)))    # never an "emotion" without any of its AUs
-        right[first] = apex * core[AUS[first]]
-        left[first] = 0.0 if code in UNILATERAL_RIGHT else right[first]
     return tuple(left.tolist()), tuple(right.tolist()), code
 
 

@@ -150,11 +150,12 @@ _SPEC: dict[int, list[tuple[tuple[int, ...], float, float]]] = {
          ((5,), 0.01, -0.09), ((4,), 0.005, -0.05), ((3,), 0.0, -0.02)],
 }
 #: Per-AU gains, tuned by eye so that CK+-style apex expressions read at a glance at 96 px; AU12
-#: and AU15, then AU4 (brows lowered onto the lids, as FACS allows at E) and AU20 (lips stretched
-#: wide) raised within FACS's range while the FER2013 network read seed-11 faces
-#: (:mod:`facexai.realism`; the book reports another seed).
-_GAIN = {1: 1.5, 2: 1.5, 4: 1.9, 5: 1.4, 6: 1.0, 7: 1.0, 9: 1.3, 10: 1.3, 12: 1.8, 14: 1.3,
-         15: 1.7, 17: 1.3, 20: 2.0, 23: 1.3, 25: 1.3, 26: 1.5}
+#: and AU15, then AU4 (brows lowered onto the lids, as FACS allows at E), AU20 (lips stretched
+#: wide) and AU5 (at E the upper lid retracts well clear of the iris) raised within FACS's range
+#: while the FER2013 network read seed-11 faces (:mod:`facexai.realism`; the book reports
+#: another seed).
+_GAIN = {1: 1.5, 2: 1.5, 4: 1.9, 5: 2.2, 6: 1.0, 7: 1.0, 9: 1.3, 10: 1.3, 12: 1.8, 14: 1.3,
+         15: 2.1, 17: 1.3, 20: 2.0, 23: 1.3, 25: 1.3, 26: 1.5}
 
 
 def _au_fields() -> np.ndarray:

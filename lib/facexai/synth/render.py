@@ -296,10 +296,10 @@ def _eyes(cv: _Canvas, f: _Face, col, params) -> None:
         a4 = f.brow_lowered(side)     # the lowered brow overhangs the eye and shades it from above
         if a4 > 0.02:
             cv.soft("shade", f.ellipse(0.5 * (e[1] + e[2]) + 0.06 * ew * out, 0.6 * ew, 0.3 * ew), a4)
-        cv.poly(np.concatenate([upper, lower[1:-1]]), (0.91, 0.88, 0.85))
+        cv.poly(np.concatenate([upper, lower[1:-1]]), (0.97, 0.96, 0.94))
         # Iris between the corners and the lid centres (so lids cover it as they close), then
         # skin-coloured lid bands hide whatever of it lies outside the opening.
-        r = 0.23 * ew
+        r = 0.20 * ew       # iris diameter 0.4 of the eye's width (about 12 of 30 mm in adults)
         # The eyeball does not move with the lids: the iris sits where the neutral lids put it, so
         # AU5 bares the sclera above it and AU6/AU7 cover it from below.
         c = 0.25 * (e0[0] + e0[3]) + 0.125 * (e0[1] + e0[2] + e0[4] + e0[5]) + 0.04 * ew * params.nuisance.yaw * u
