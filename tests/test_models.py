@@ -46,6 +46,39 @@ def test_vgg16_factory_replaces_the_last_layer_and_loads_local_weights(tmp_path)
         vgg16(weights=str(tmp_path / "missing.pt"))
 
 
+def test_a_narrow_vgg16_is_torchvisions_vgg_with_its_classifier_replaced():
+    """The narrow VGG16 is built without torchvision's 120-M-weight ImageNet classifier; it must
+    match the straightforward construction: same modules and shapes, torchvision's initialisation
+    everywhere (not the same numbers: the skipped classifier no longer draws from the generator),
+    nothing left on the meta device."""
+    from torchvision.models.vgg import VGG, make_layers
+
+    for bn in (False, True):
+        torch.manual_seed(3)
+        m = vgg16(5, width=8, batch_norm=bn, dropout=0.0)
+        torch.manual_seed(3)
+        cfg = [v if v == "M" else v * 8 // 64 for v in
+               (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")]
+        ref = VGG(make_layers(cfg, batch_norm=bn), dropout=0.0)        # torchvision's own init
+        ref.classifier = nn.Sequential(nn.Linear(64 * 49, 512), nn.ReLU(True), nn.Dropout(0.0),
+                                       nn.Linear(512, 512), nn.ReLU(True), nn.Dropout(0.0),
+                                       nn.Linear(512, 5))
+        assert [(k, v.shape) for k, v in m.state_dict().items()] == \
+            [(k, v.shape) for k, v in ref.state_dict().items()]
+        assert not any(t.is_meta for t in list(m.parameters()) + list(m.buffers()))
+        for mine, theirs in zip(m.features, ref.features):
+            if isinstance(mine, nn.Conv2d):      # kaiming normal, fan_out: sd sqrt(2 / (9 c_out))
+                sd = (2 / (9 * mine.out_channels)) ** 0.5
+                assert abs(mine.weight.std().item() / sd - 1) < 0.25 and mine.bias.abs().max() == 0
+                assert abs(theirs.weight.std().item() / sd - 1) < 0.25
+            elif isinstance(mine, nn.BatchNorm2d):
+                assert (mine.weight == 1).all() and (mine.bias == 0).all()
+                assert (mine.running_var == 1).all() and (mine.running_mean == 0).all()
+        for layer in (m.classifier[0], m.classifier[3], m.classifier[6]):
+            assert layer.bias.abs().max() == 0 and abs(layer.weight.std().item() - 0.01) < 0.002
+        assert m(torch.zeros(2, 3, 64, 64)).shape == (2, 5)
+
+
 def test_registry_names_an_unknown_model():
     assert isinstance(build_model("tiny_cnn", n_outputs=2), nn.Module)
     with pytest.raises(ValueError, match="unknown model 'vgg61'.*did you mean 'vgg16'"):

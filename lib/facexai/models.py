@@ -144,13 +144,25 @@ def vgg16(n_outputs: int = 1, *, weights: str = "none", batch_norm: bool = False
         cfg = [v if v == "M" else v * width // 64 for v in
                (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")]
         hidden = 64 * width
-        model = VGG(make_layers(cfg, batch_norm=batch_norm), dropout=dropout)
+        features = make_layers(cfg, batch_norm=batch_norm)
+        # torchvision's VGG always builds (and initialises) its 4096-wide ImageNet classifier, 120 M
+        # weights and about 2 s of random numbers, which this model replaces at once: build the
+        # shell on the meta device, where that costs nothing, then put in the real layers.
+        with torch.device("meta"):
+            model = VGG(nn.Identity(), dropout=dropout, init_weights=False)
+        model.features = features
         model.classifier = nn.Sequential(
             nn.Linear(8 * width * 7 * 7, hidden), nn.ReLU(True), nn.Dropout(p=dropout),
             nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(p=dropout),
             nn.Linear(hidden, n_outputs))
-        for m in model.classifier:  # torchvision's VGG initialisation of dense layers
-            if isinstance(m, nn.Linear):
+        for m in model.modules():   # torchvision's VGG initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.constant_(m.bias, 0)
         if weights != "none":
