@@ -386,14 +386,14 @@ def fit_seeds(fit: Callable[..., Fitted], n_seeds: int, seed: int = 0, *,
     if isinstance(processes, bool) or not isinstance(processes, (int, np.integer)) or processes < 1:
         raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
     seeds = [int(seed) + k for k in range(int(n_seeds))]
-    trained: dict[int, float] = {}
-    if processes > 1 and len(seeds) > 1:
-        missing = [s for s in seeds if fit(seed=s, train_missing=False) is None]
-        trained = dict(zip(missing, spawned_map(_fit_in_process, [(fit, s) for s in missing],
-                                                processes)))
+    if processes == 1 or len(seeds) == 1:
+        return SeedFits([fit(seed=s) for s in seeds])
+    cached = {s: fit(seed=s, train_missing=False) for s in seeds}    # read once, kept
+    missing = [s for s in seeds if cached[s] is None]
+    trained = dict(zip(missing, spawned_map(_fit_in_process, [(fit, s) for s in missing], processes)))
     fits = []
     for s in seeds:
-        f = fit(seed=s)
+        f = cached[s] or fit(seed=s)
         if s in trained:            # trained just now, in a worker: say so
             f.from_cache, f.train_seconds = False, trained[s]
         fits.append(f)
