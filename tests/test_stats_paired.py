@@ -2,6 +2,8 @@
 scipy and hand-computed cases."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,6 +70,31 @@ def test_hierarchical_interval_covers_seed_and_face_variation():
     assert hi3 - lo3 > 2 * (hi - lo)
     with pytest.raises(ValueError, match="seeds, faces"):
         stats.hierarchical_interval(np.zeros((2, 1)))
+
+
+def _hierarchical_by_definition(v, n_boot, level, seed):
+    """Resample b: seeds with replacement, then faces with replacement, one at a time."""
+    rng = np.random.default_rng(seed)
+    s, n = v.shape
+    seeds = rng.integers(0, s, size=(n_boot, s)) if s > 1 else np.zeros((n_boot, 1), int)
+    faces = rng.integers(0, n, size=(n_boot, n))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = [np.nanmean(v[seeds[b]][:, faces[b]]) for b in range(n_boot)]
+        lo, hi = np.nanquantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return np.nanmean(v), lo, hi
+
+
+@pytest.mark.parametrize("shape", [(1, 30), (3, 40), (2, 7)])
+def test_hierarchical_interval_is_its_definition_with_missing_values_and_in_blocks(
+        shape, monkeypatch):
+    rng = np.random.default_rng(sum(shape))
+    v = rng.normal(size=shape)
+    v[rng.random(shape) < 0.3] = np.nan       # undefined scores, some resamples all-NaN
+    want = _hierarchical_by_definition(v, 300, 0.99, 5)
+    assert stats.hierarchical_interval(v, 300, 0.99, 5) == pytest.approx(want, abs=1e-12)
+    monkeypatch.setattr(stats, "_BOOT_CELLS", 7)   # a few resamples at a time: the same draws
+    assert stats.hierarchical_interval(v, 300, 0.99, 5) == pytest.approx(want, abs=1e-12)
 
 
 def test_participation_ratio_counts_the_dimensions_used():

@@ -248,6 +248,10 @@ def seed_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+#: Values of the resamples :func:`hierarchical_interval` holds at once (about 32 MB).
+_BOOT_CELLS = 4_000_000
+
+
 def hierarchical_interval(values, n_boot: int = 1000, level: float = 0.95,
                           rng: np.random.Generator | int | None = 0) -> tuple[float, float, float]:
     """Mean and two-level percentile bootstrap interval of ``values`` (seeds x faces): each
@@ -265,9 +269,14 @@ def hierarchical_interval(values, n_boot: int = 1000, level: float = 0.95,
     s, n = v.shape
     seeds = rng.integers(0, s, size=(n_boot, s)) if s > 1 else np.zeros((n_boot, 1), int)
     faces = rng.integers(0, n, size=(n_boot, n))
+    means = np.empty(n_boot)
+    step = max(1, _BOOT_CELLS // (s * n))     # resamples drawn at once: memory stays bounded
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        means = np.array([np.nanmean(v[seeds[b]][:, faces[b]]) for b in range(n_boot)])
+        for a in range(0, n_boot, step):
+            # resample b is v[seeds[b]][:, faces[b]]: (block, s, n) in one indexing
+            draws = v[seeds[a:a + step, :, None], faces[a:a + step, None, :]]
+            means[a:a + step] = np.nanmean(draws.reshape(len(draws), -1), axis=1)
         lo, hi = percentile_interval(means, level)
         return float(np.nanmean(v)), float(lo), float(hi)
 
