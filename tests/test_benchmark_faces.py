@@ -84,3 +84,14 @@ def test_benchmark_sweeps_validate_and_share_the_methods_network():
             for key in ("image_size", "n_train", "n_test", "nuisance_scale", "widths", "hidden",
                         "init_scale", "epochs", "batch_size", "learning_rate"):
                 assert p[key] == methods[key], (name, key)
+    # the positive control: the same network, its own training length, alike in book and grid
+    from facexai.benchmark import subject_settings
+
+    book, full = (load_sweep(n).points[0].params for n in ("benchmark_book", "benchmark"))
+    for key in ("control_n_train", "control_epochs", "marker"):
+        assert book[key] == full[key], key
+    pc = subject_settings("positive_control", full)
+    assert (pc["n_train"], pc["epochs"], pc["marker"]) == \
+        (full["control_n_train"], full["control_epochs"], full["marker"])
+    assert pc["widths"] == full["widths"]
+    assert subject_settings("expression", full)["n_train"] == full["n_train"]

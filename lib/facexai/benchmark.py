@@ -32,7 +32,9 @@ from .benchsubjects import SUBJECTS, build_subject
 __all__ = ["CLASSIFIER_KEYS", "SCORING_KEYS", "PointScores", "gather", "method_options",
            "score_point", "subject_settings"]
 
-#: Settings of the zero-bias CNN subjects (:func:`facexai.expression.train_classifier`).
+#: Settings of the zero-bias CNN subjects (:func:`facexai.expression.train_classifier`); the
+#: positive control takes ``n_train`` and ``epochs`` from ``control_n_train`` and
+#: ``control_epochs``.
 CLASSIFIER_KEYS: tuple[str, ...] = ("image_size", "n_train", "n_test", "nuisance_scale",
                                     "workers", "widths", "hidden", "init_scale", "epochs",
                                     "batch_size", "learning_rate", "mask_spread")
@@ -47,7 +49,10 @@ def subject_settings(subject: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The settings of ``subject``'s builder taken from a point's parameters."""
     if subject in ("expression", "positive_control"):
         out = {k: params[k] for k in CLASSIFIER_KEYS}
-        return {**out, "marker": params["marker"]} if subject == "positive_control" else out
+        if subject == "positive_control":   # the same network, its own training length
+            out.update(n_train=params["control_n_train"], epochs=params["control_epochs"],
+                       marker=params["marker"])
+        return out
     if subject == "fer":
         return {"render_size": params["fer_render_size"],
                 "candidates_per_face": params["candidates"]}

@@ -175,6 +175,9 @@ register(
     mask_spread=Param("int", "pixels the AU supports are grown by (the model's preprocessing "
                       "reach: 2 for the 5 x 5 local mean subtraction)", lo=0, hi=16),
     marker=Param("str", "the Action Unit the positive control sees (e.g. AU12)"),
+    control_n_train=Param("int", "training faces of the positive control (one Action Unit is "
+                          "learnt from fewer faces than eight emotions)", lo=2, hi=1_000_000),
+    control_epochs=Param("int", "training epochs of the positive control", lo=1, hi=10_000),
     fer_render_size=Param("int", "render size before fer's crop", lo=48, hi=512),
     candidates=Param("int", "faces drawn per face scored by the classifiers not trained on "
                      "SynthFace emotions (FER, paper 2: they read only some correctly)", lo=1,
