@@ -217,3 +217,24 @@ def test_in_sample_numbers_text_and_table_on_a_constructed_comparison():
                                    ("agreement with raters", "held-out"),
                                    ("separation", "in-sample"), ("separation", "held-out")]
     assert table.loc["b", ("separation", "in-sample")] == "none"
+
+
+def test_cache_numba_keeps_a_packages_compiled_functions_on_disk(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from facexai.manifold import cache_numba
+
+    pkg = tmp_path / "jitpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import numba\n\n@numba.njit\ndef twice(x):\n    return 2 * x\n"
+                                     "\nimported = twice\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "jitpkg", raising=False)
+    mod = importlib.import_module("jitpkg")
+    assert cache_numba("jitpkg") == 1          # once, though it is bound to two names
+    assert cache_numba("jitpkg") == 0          # already caching
+    assert cache_numba("no_such_package") == 0
+    assert mod.twice(21) == 42
+    cached = list((pkg / "__pycache__").glob("*.nbi"))    # numba's index of the compiled code
+    assert len(cached) == 1 and "twice" in cached[0].name
