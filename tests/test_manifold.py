@@ -238,3 +238,27 @@ def test_cache_numba_keeps_a_packages_compiled_functions_on_disk(tmp_path, monke
     assert mod.twice(21) == 42
     cached = list((pkg / "__pycache__").glob("*.nbi"))    # numba's index of the compiled code
     assert len(cached) == 1 and "twice" in cached[0].name
+
+
+def test_cache_numba_skips_functions_it_has_nowhere_to_cache(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from numba.core.registry import CPUDispatcher
+
+    from facexai.manifold import cache_numba
+
+    pkg = tmp_path / "jitpkg2"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import numba\n\n@numba.njit\ndef inc(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "jitpkg2", raising=False)
+    mod = importlib.import_module("jitpkg2")
+
+    def no_locator(self):
+        raise RuntimeError("cannot cache function: no locator available")
+
+    monkeypatch.setattr(CPUDispatcher, "enable_caching", no_locator)
+    assert cache_numba("jitpkg2") == 0
+    assert mod.inc(1) == 2                     # compiled as before, kept nowhere
+    assert not list((pkg / "__pycache__").glob("*.nbi"))

@@ -144,7 +144,10 @@ def cache_numba(package: str) -> int:
         for f in list(vars(module).values()):
             if isinstance(f, CPUDispatcher) and f.__module__ == name and \
                     isinstance(getattr(f, "_cache", None), NullCache):
-                f.enable_caching()
+                try:
+                    f.enable_caching()
+                except RuntimeError:    # nowhere writable to keep it: compile as before
+                    continue
                 n += 1
     return n
 
