@@ -165,17 +165,6 @@ def test_summary_counts_undefined_and_beats_controls():
         leaderboard.summarise(t.assign(metric="nope"))
 
 
-def test_seeds_by_faces_is_the_pivot_table_with_repeats_gaps_and_missing_values():
-    rng = np.random.default_rng(3)
-    g = pd.DataFrame({"seed": rng.integers(0, 3, 60), "face": rng.choice([4, 1, 9, 2, 7], 60),
-                      "value": rng.normal(size=60)})
-    g.loc[rng.random(60) < 0.3, "value"] = np.nan
-    g = pd.concat([g, pd.DataFrame({"seed": [5], "face": [3], "value": [np.nan]})])
-    want = g.pivot_table(index="seed", columns="face", values="value", aggfunc="mean",
-                         dropna=False).to_numpy(float)
-    np.testing.assert_allclose(leaderboard._seeds_by_faces(g), want, rtol=0, atol=1e-12)
-
-
 def test_findings_read_clear_cases():
     rows = []
     for metric, values in {"mass": {"lrp_epsilon_plus_flat": 0.8, "integrated_gradients": 0.3},

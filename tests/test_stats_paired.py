@@ -97,6 +97,21 @@ def test_hierarchical_interval_is_its_definition_with_missing_values_and_in_bloc
     assert stats.hierarchical_interval(v, 300, 0.99, 5) == pytest.approx(want, abs=1e-12)
 
 
+@pytest.mark.parametrize("dropna", [False, True])
+def test_seeds_by_faces_is_the_pivot_table_with_repeats_gaps_and_missing_values(dropna):
+    rng = np.random.default_rng(3)
+    g = pd.DataFrame({"seed": rng.integers(0, 3, 60), "face": rng.choice([4, 1, 9, 2, 7], 60),
+                      "value": rng.normal(size=60)})
+    g.loc[rng.random(60) < 0.3, "value"] = np.nan
+    g = pd.concat([g, pd.DataFrame({"seed": [5, 1], "face": [3, 8], "value": [np.nan] * 2})])
+    want = g.pivot_table(index="seed", columns="face", values="value", aggfunc="mean",
+                         dropna=dropna).to_numpy(float)
+    np.testing.assert_allclose(stats.seeds_by_faces(g, dropna=dropna), want, rtol=0, atol=1e-12)
+    renamed = g.rename(columns={"value": "lift"})
+    np.testing.assert_allclose(stats.seeds_by_faces(renamed, "lift", dropna=dropna), want,
+                               rtol=0, atol=1e-12)
+
+
 def test_participation_ratio_counts_the_dimensions_used():
     rng = np.random.default_rng(2)
     assert stats.participation_ratio(rng.normal(size=(20000, 5))) == pytest.approx(5, rel=0.02)

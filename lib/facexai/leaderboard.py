@@ -45,21 +45,6 @@ def null_bounds(null: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     return pd.DataFrame({"null_mean": g.mean(), "null_hi": g.quantile(level)})
 
 
-def _seeds_by_faces(g: pd.DataFrame) -> np.ndarray:
-    """``g``'s values as a seeds x faces array, both sorted, the mean of repeated values, NaN
-    where a (seed, face) has none: ``g.pivot_table(index="seed", columns="face",
-    values="value", aggfunc="mean", dropna=False)``, without pandas' cost per call."""
-    seeds, si = np.unique(g["seed"].to_numpy(), return_inverse=True)
-    faces, fi = np.unique(g["face"].to_numpy(), return_inverse=True)
-    x = g["value"].to_numpy(float)
-    ok = ~np.isnan(x)
-    total, count = np.zeros((len(seeds), len(faces))), np.zeros((len(seeds), len(faces)))
-    np.add.at(total, (si[ok], fi[ok]), x[ok])
-    np.add.at(count, (si[ok], fi[ok]), 1)
-    with np.errstate(invalid="ignore"):
-        return total / count
-
-
 def summarise(faces: pd.DataFrame, null: pd.DataFrame | None = None, *, alpha: float = 0.05,
               n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per subject, map and metric (see the module docstring): ``kind``, ``mean``, ``lo``, ``hi``,
@@ -72,7 +57,7 @@ def summarise(faces: pd.DataFrame, null: pd.DataFrame | None = None, *, alpha: f
     for (subject, metric), part in faces.groupby(["subject", "metric"], sort=False):
         level = 1 - alpha / part["map"].nunique()
         for name, g in part.groupby("map", sort=False):
-            v = _seeds_by_faces(g)
+            v = stats.seeds_by_faces(g)
             defined = int(g["value"].notna().sum())
             mean, lo, hi = (stats.hierarchical_interval(v, n_boot, level, rng)
                             if defined >= 2 and v.shape[1] >= 2 else (np.nan,) * 3)
@@ -179,7 +164,7 @@ def _paired(faces: pd.DataFrame, metric: str, a: str, b: str, alpha: float, m: i
         return pd.DataFrame(columns=["subject", "mean", "lo", "hi"])
     diff = (wide[a] - wide[b]).rename("d").reset_index()
     for subject, part in diff.groupby("subject"):
-        v = _seeds_by_faces(part.rename(columns={"d": "value"}))
+        v = stats.seeds_by_faces(part, "d")
         mean, lo, hi = (stats.hierarchical_interval(v, 1000, 1 - alpha / m, seed)
                         if part["d"].notna().sum() >= 2 else (np.nan,) * 3)
         rows.append({"subject": subject, "mean": mean, "lo": lo, "hi": hi})

@@ -127,11 +127,9 @@ class SeedScores:
         per-face means over attributes), faces defined and undefined."""
         rows = []
         for (m, s), g in self.agreement.groupby(["map", "sign"], sort=False):
-            per_face = g.pivot_table(index="seed", columns="face", values="spearman",
-                                     aggfunc="mean", dropna=False)
-            mean, lo, hi = (stats.hierarchical_interval(per_face.to_numpy(float), n_boot,
-                                                        rng=seed)
-                            if per_face.notna().sum(axis=None) >= 2 else (np.nan,) * 3)
+            per_face = stats.seeds_by_faces(g, "spearman")
+            mean, lo, hi = (stats.hierarchical_interval(per_face, n_boot, rng=seed)
+                            if (~np.isnan(per_face)).sum() >= 2 else (np.nan,) * 3)
             rows.append({"map": m, "sign": s, "spearman": mean, "lo": lo, "hi": hi,
                          "defined": int(g["spearman"].notna().sum()),
                          "undefined": int(g["spearman"].isna().sum())})

@@ -22,7 +22,7 @@ import pandas as pd
 __all__ = ["benjamini_hochberg", "bootstrap_indices", "bootstrap_mean_ci", "hierarchical_interval",
            "noise_ceiling", "paired_test", "pair_means", "participation_ratio", "pearson_along",
            "pearson_columns", "percentile_interval", "permutation_p", "seed_interval",
-           "spearman", "split_half_reliability", "standardize"]
+           "seeds_by_faces", "spearman", "split_half_reliability", "standardize"]
 
 
 def pearson_along(a, b, axis: int = -1) -> np.ndarray:
@@ -246,6 +246,27 @@ def seed_interval(values, level: float = 0.95) -> tuple[float, float, float]:
     if np.ndim(mean) == 0:
         return float(mean), float(mean - half), float(mean + half)
     return mean, mean - half, mean + half
+
+
+def seeds_by_faces(table: pd.DataFrame, value: str = "value", *,
+                   dropna: bool = False) -> np.ndarray:
+    """The ``value`` column of a long table (columns ``seed``, ``face``) as the seeds x faces
+    array :func:`hierarchical_interval` takes: seeds and faces sorted, repeated values averaged,
+    NaN where a (seed, face) has no value. ``dropna``: leave out missing values first, so a seed
+    or face with none has no row or column. The same as ``table.pivot_table(index="seed",
+    columns="face", values=value, aggfunc="mean", dropna=dropna)``, without pandas' cost per
+    call (the summaries build thousands)."""
+    if dropna:
+        table = table[table[value].notna()]
+    seeds, si = np.unique(table["seed"].to_numpy(), return_inverse=True)
+    faces, fi = np.unique(table["face"].to_numpy(), return_inverse=True)
+    x = table[value].to_numpy(float)
+    ok = ~np.isnan(x)
+    total, count = np.zeros((len(seeds), len(faces))), np.zeros((len(seeds), len(faces)))
+    np.add.at(total, (si[ok], fi[ok]), x[ok])
+    np.add.at(count, (si[ok], fi[ok]), 1)
+    with np.errstate(invalid="ignore"):
+        return total / count
 
 
 #: Values of the resamples :func:`hierarchical_interval` holds at once (about 32 MB).

@@ -155,9 +155,9 @@ def corrected_summary(table: pd.DataFrame, by: Sequence[str] = ("ground_truth", 
         fam = tuple(key[by.index(c)] for c in family)
         m = int(sizes.loc[fam if len(fam) > 1 else fam[0]])
         level = 1 - alpha / m
-        values = g.pivot_table(index="seed", columns="face", values="lift", aggfunc="mean")
+        values = stats.seeds_by_faces(g, "lift", dropna=True)
         if values.shape[1] >= 2:
-            _, lo, hi = stats.hierarchical_interval(values.to_numpy(float), n_boot, level, rng)
+            _, lo, hi = stats.hierarchical_interval(values, n_boot, level, rng)
         else:
             lo = hi = np.nan
         rows.append({**dict(zip(by, key)), "seeds": int(values.shape[0]),
