@@ -81,6 +81,36 @@ def test_correctness_known_orders_area_and_undefined_cases():
     assert np.isnan(correctness(np.zeros((1, 20, 20)), masks, effects, active, face))[0]
 
 
+def test_spearman_columns_equal_scipy_per_column_with_ties_gaps_and_too_few_rows():
+    """The all-columns Spearman of correctness against scipy's spearmanr column by column, on
+    the rows each column keeps: ties (also ties up to rounding), left-out rows, a constant side
+    and columns with fewer than min_causes rows are NaN."""
+    from scipy.stats import spearmanr
+
+    from facexai.benchscore import _spearman_columns
+
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 4, (9, 200)).astype(float) * 0.1
+    a[:, 1] *= 1 + 1e-12                  # equal up to rounding: still ties
+    b = rng.normal(size=(9, 200))
+    b[:4, 2] = 1.0                        # a tie in the effects
+    ok = rng.random((9, 200)) < 0.7
+    ok[:, 3] = False
+    ok[:3, 4] = True
+    ok[3:, 4] = False                     # 3 rows: fewer than 4
+    a[:, 5] = 0.3                         # a constant side
+    got = _spearman_columns(a, b, ok, 4)
+    for j in range(a.shape[1]):
+        k = ok[:, j]
+        if k.sum() < 4 or np.ptp(np.round(a[k, j], 9)) == 0 or np.ptp(b[k, j]) == 0:
+            assert np.isnan(got[j]), j
+        else:
+            assert got[j] == pytest.approx(spearmanr(np.round(a[k, j], 9), b[k, j])[0],
+                                           abs=1e-12), j
+    assert np.isnan(got[[3, 4, 5]]).all()
+    assert np.isfinite(got).sum() > 150
+
+
 def test_correctness_of_random_maps_is_centred_even_when_masks_leave_the_face():
     rng = np.random.default_rng(5)
     n, size = 300, 16

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -114,21 +115,25 @@ def data_truth_scores(maps, truth, face) -> dict[str, np.ndarray]:
 
 def _spearman_columns(a: np.ndarray, b: np.ndarray, ok: np.ndarray, min_causes: int) -> np.ndarray:
     """Per column (face), Spearman of ``a`` and ``b`` over the rows where ``ok`` (NaN with fewer
-    than ``min_causes`` rows or a constant side)."""
+    than ``min_causes`` rows or a constant side). All columns at once: the rows left out are NaN,
+    which scipy's ``rankdata`` skips; tied values share their mean rank."""
     from scipy.stats import rankdata
 
-    out = np.full(a.shape[1], np.nan)
-    for j in range(a.shape[1]):
-        k = ok[:, j]
-        if k.sum() < min_causes:
-            continue
+    ok = np.asarray(ok, bool)
+    a = np.where(ok, a, np.nan)
+    b = np.where(ok, b, np.nan)
+    n = ok.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # columns with no row
+        scale = np.nanmax(np.abs(a), 0)
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
         # ranks of values equal up to rounding are ties (a constant score is constant)
-        scale = np.max(np.abs(a[k, j])) or 1.0
-        ra, rb = rankdata(np.round(a[k, j] / scale, 9)), rankdata(b[k, j])
-        ra, rb = ra - ra.mean(), rb - rb.mean()
-        den = np.sqrt((ra * ra).sum() * (rb * rb).sum())
-        out[j] = (ra * rb).sum() / den if den > 1e-12 else np.nan
-    return out
+        ra = rankdata(np.round(a / scale, 9), axis=0, nan_policy="omit")
+        rb = rankdata(b, axis=0, nan_policy="omit")
+        ra, rb = ra - np.nanmean(ra, 0), rb - np.nanmean(rb, 0)
+        den = np.sqrt(np.nansum(ra * ra, 0) * np.nansum(rb * rb, 0))
+        out = np.nansum(ra * rb, 0) / den
+    return np.where((n >= min_causes) & (den > 1e-12), out, np.nan)
 
 
 def correctness(maps, masks, effects, active, face=None, *, signed: bool = True,
