@@ -126,3 +126,39 @@ def test_a_trained_expression_classifier_is_read_back_from_the_cache(tmp_path):
         np.testing.assert_array_equal(other.pred_test, first.pred_test)
     assert again.losses == pytest.approx(first.losses)
     assert "read back from the cache" in again.describe()
+
+
+def test_train_seeds_trains_the_missing_seeds_once_and_shares_their_weights(tmp_path):
+    """train_seeds: the seeds already cached are read back (no face rendered), the missing ones
+    trained - in spawned one-thread processes too - into the cache that train_classifier and
+    trained_network (the Benchmark's subjects) read; rows agree with train_classifier's."""
+    from facexai import paths
+
+    settings = dict(seed=3, image_size=48, n_train=16, n_test=8, nuisance_scale=0.5, workers=1,
+                    widths=[2, 2, 2], hidden=4, init_scale=1.2, epochs=2, batch_size=8,
+                    learning_rate=0.02)
+    with paths.environment({"FACEXAI_DATA": str(tmp_path)}):
+        first = expression.train_classifier(**settings)          # seed 3 cached beforehand
+        rows = expression.train_seeds(settings, 3, processes=2)  # 4 and 5 in two processes
+        weights = sorted(paths.models_cache().glob("expression-*.pt"))
+        again = expression.train_seeds(settings, 3, processes=2)
+        assert sorted(paths.models_cache().glob("expression-*.pt")) == weights
+        model, test = expression.trained_network(**dict(settings, seed=5))
+        fifth = expression.train_classifier(**dict(settings, seed=5))
+        with pytest.raises(ValueError, match="n_seeds"):
+            expression.train_seeds(settings, 0)
+    assert len(weights) == 3
+    assert rows["seed"].tolist() == [3, 4, 5]
+    assert rows["from cache"].tolist() == [True, False, False]
+    assert again["from cache"].all()
+    pd.testing.assert_frame_equal(again.drop(columns="from cache"),
+                                  rows.drop(columns="from cache"))
+    assert rows.loc[0, "test accuracy"] == first.acc_test
+    assert rows.loc[0, "train accuracy"] == first.acc_train
+    assert rows.loc[0, "epochs"] == len(first.losses) == 2
+    # the worker's network is the one the other chapters read back
+    assert fifth.from_cache and rows.loc[2, "test accuracy"] == fifth.acc_test
+    assert rows.loc[2, "final loss"] == pytest.approx(fifth.losses[-1])
+    for a, b in zip(model.state_dict().values(), fifth.model.state_dict().values()):
+        assert torch.equal(a, b)
+    np.testing.assert_array_equal(test.images, fifth.test.images)

@@ -32,7 +32,7 @@ from .synth.factors import EMOTIONS
 from .training import fit, predict
 
 __all__ = ["ExpressionClassifier", "SETTINGS", "class_averages", "scored_faces", "settings",
-           "train_classifier", "trained_network"]
+           "train_classifier", "train_seeds", "trained_network"]
 
 #: The parameters :func:`train_classifier` takes (a notebook's names for them).
 SETTINGS: tuple[str, ...] = ("seed", "image_size", "n_train", "n_test", "nuisance_scale", "workers",
@@ -122,9 +122,10 @@ def train_classifier(*, seed: int, image_size: int, n_train: int, n_test: int,
 
     options = dict(widths=list(widths), hidden=hidden, init_scale=init_scale, epochs=epochs,
                    learning_rate=learning_rate)
-    target = _weights(dict(options, seed=seed, image_size=image_size, n_train=n_train,
-                           n_test=n_test, nuisance_scale=nuisance_scale, batch_size=batch_size,
-                           task=task))
+    target = _weights(_key_settings(dict(options, seed=seed, image_size=image_size,
+                                         n_train=n_train, n_test=n_test,
+                                         nuisance_scale=nuisance_scale, batch_size=batch_size),
+                                    task))
     torch.manual_seed(seed)
     model = zero_bias_cnn(n_classes, input_size=image_size, widths=widths, hidden=hidden,
                           init_scale=init_scale)
@@ -139,13 +140,74 @@ def train_classifier(*, seed: int, image_size: int, n_train: int, n_test: int,
                       optimizer="sgd", lr=learning_rate, momentum=0.9, weight_decay=1e-5,
                       epochs=epochs, batch_size=batch_size, seed=seed).history
         losses, train_s = history["train_loss"].tolist(), time.perf_counter() - t0
-        if cache:
-            cachelib.save_torch({"model": model.state_dict(), "losses": losses,
-                                 "train_s": train_s}, target)
-    return ExpressionClassifier(
+    clf = ExpressionClassifier(
         model, train, test, x_train, x_test, losses,
         predict(model, x_train).argmax(1).numpy(), predict(model, x_test).argmax(1).numpy(),
         render_s, train_s, options, from_cache=found)
+    if cache and not found:     # with its accuracies, which train_seeds reads back
+        cachelib.save_torch({"model": model.state_dict(), "losses": losses, "train_s": train_s,
+                             "acc_train": clf.acc_train, "acc_test": clf.acc_test}, target)
+    return clf
+
+
+def _seed_row(seed: int, losses, train_s: float, acc_train: float, acc_test: float,
+              from_cache: bool) -> dict:
+    return {"seed": seed, "epochs": len(losses), "final loss": float(losses[-1]),
+            "train accuracy": float(acc_train), "test accuracy": float(acc_test),
+            "training s": float(train_s), "from cache": bool(from_cache)}
+
+
+def _train_row(settings: dict, one_thread: bool = False) -> dict:
+    """Train (and cache) one seed of :func:`train_classifier` (``one_thread``: on one CPU
+    thread, in a worker process): its row of :func:`train_seeds`."""
+    if one_thread:
+        torch.set_num_threads(1)
+    clf = train_classifier(**settings)
+    return _seed_row(settings["seed"], clf.losses, clf.train_s, clf.acc_train, clf.acc_test,
+                     clf.from_cache)
+
+
+def train_seeds(settings: Mapping[str, Any], n_seeds: int, *, processes: int = 1) -> pd.DataFrame:
+    """:func:`train_classifier` at the training seeds ``seed, seed + 1, ...`` (``n_seeds`` of
+    them; ``settings`` as :func:`settings` gives them): one row per seed with its epochs, final
+    loss, accuracies, training seconds and whether the weights were read back.
+
+    Weights already in the cache are read back without rendering a face. The seeds missing are
+    trained and cached, so that other chapters (the Benchmark's) read them back: side by side in
+    ``processes`` fresh processes of one CPU thread each when more than one is missing."""
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
+    if isinstance(processes, bool) or not isinstance(processes, (int, np.integer)) or processes < 1:
+        raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
+    from .compute import spawned_map
+
+    base = {k: settings[k] for k in SETTINGS}
+    seeds = [int(base["seed"]) + k for k in range(int(n_seeds))]
+    rows, missing = {}, []
+    for s in seeds:
+        target = _weights(_key_settings(dict(base, seed=s)))
+        state = cachelib.load_torch(target) if target.is_file() else None
+        if state is not None and "acc_test" in state:
+            rows[s] = _seed_row(s, state["losses"], state["train_s"], state["acc_train"],
+                                state["acc_test"], True)
+        else:
+            missing.append(s)
+    if processes > 1 and len(missing) > 1:
+        jobs = [dict(base, seed=s, workers=1) for s in missing]
+        rows.update(zip(missing, spawned_map(partial(_train_row, one_thread=True), jobs,
+                                             processes)))
+    else:
+        rows.update((s, _train_row(dict(base, seed=s))) for s in missing)
+    return pd.DataFrame([rows[s] for s in seeds])
+
+
+def _key_settings(settings: Mapping[str, Any], task: str = "emotion") -> dict:
+    """The settings that name a network's weights (:func:`_weights`): the training settings
+    without ``workers`` (the faces do not depend on how many processes render them)."""
+    out = {k: settings[k] for k in ("widths", "hidden", "init_scale", "epochs", "learning_rate",
+                                    "seed", "image_size", "n_train", "n_test", "nuisance_scale",
+                                    "batch_size")}
+    return dict(out, widths=list(out["widths"]), task=task)
 
 
 def _task(task: str):
@@ -171,10 +233,10 @@ def trained_network(*, seed: int, image_size: int, n_train: int, n_test: int,
     """The network of :func:`train_classifier` (its cached weights read back without rendering
     the training faces; trained when there are none) and its test faces."""
     make, n_classes = _task(task)
-    target = _weights(dict(widths=list(widths), hidden=hidden, init_scale=init_scale,
-                           epochs=epochs, learning_rate=learning_rate, seed=seed,
-                           image_size=image_size, n_train=n_train, n_test=n_test,
-                           nuisance_scale=nuisance_scale, batch_size=batch_size, task=task))
+    target = _weights(_key_settings(dict(
+        widths=widths, hidden=hidden, init_scale=init_scale, epochs=epochs,
+        learning_rate=learning_rate, seed=seed, image_size=image_size, n_train=n_train,
+        n_test=n_test, nuisance_scale=nuisance_scale, batch_size=batch_size), task))
     if not target.is_file():
         clf = train_classifier(seed=seed, image_size=image_size, n_train=n_train, n_test=n_test,
                                nuisance_scale=nuisance_scale, workers=workers, widths=widths,

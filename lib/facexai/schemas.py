@@ -113,6 +113,8 @@ CLASSIFIER = dict(
 register(
     "methods",
     **CLASSIFIER,
+    n_seeds=Param("int", "training seeds of the classifier (accuracy over seeds; the first is "
+                  "explained, the Benchmark chapter explains them all)", lo=1, hi=20),
     methods=Param("str_list", "explainers shown and scored", choices=_EXPLAINERS),
     n_show=Param("int", "faces shown with every explainer", lo=1, hi=12),
     n_eval=Param("int", "expressive test faces scored against their expression masks",
