@@ -195,6 +195,32 @@ def test_summary_counts_undefined_and_beats_controls():
         leaderboard.summarise(t.assign(metric="nope"))
 
 
+def test_precision_reports_half_widths_and_the_faces_a_goal_needs():
+    """leaderboard.precision: per subject the explainers' median half-width, how many are within
+    the goal, and the faces a seed stats.faces_for_half_width projects (controls left out)."""
+    from facexai import stats
+
+    t = _table({"x": ("explainer", 0.5), "y": ("explainer", 0.2), "z": ("control", 0.0)},
+               faces=30, seeds=(0, 1, 2), noise=0.3)
+    summary = leaderboard.summarise(t, n_boot=200)
+    table = leaderboard.precision(t, summary, "correctness", 0.04)
+    assert list(table.index) == ["a", "b"]
+    assert (table["seeds"] == 3).all() and (table["faces a seed"] == 30).all()
+    s = summary[(summary.subject == "a") & (summary.kind == "explainer")].set_index("map")
+    halves = (s["hi"] - s["lo"]) / 2
+    assert table.loc["a", "half-width"] == pytest.approx(halves.median())
+    assert table.loc["a", "within goal"] == "0 of 2"
+    need = [stats.faces_for_half_width(
+        halves[m], stats.variance_components(stats.seeds_by_faces(
+            t[(t["subject"] == "a") & (t["map"] == m)])), 0.04) for m in ("x", "y")]
+    assert table.loc["a", "faces a seed for goal"] == pytest.approx(np.median(need))
+    assert table.loc["a", "faces a seed for goal"] > 30
+    loose = leaderboard.precision(t, summary, "correctness", 1.0)
+    assert (loose["within goal"] == "2 of 2").all() and (loose["faces a seed for goal"] == 30).all()
+    with pytest.raises(ValueError, match="goal"):
+        leaderboard.precision(t, summary, "correctness", 0.0)
+
+
 def test_findings_read_clear_cases():
     rows = []
     for metric, values in {"mass": {"lrp_epsilon_plus_flat": 0.8, "integrated_gradients": 0.3},

@@ -112,6 +112,44 @@ def test_seeds_by_faces_is_the_pivot_table_with_repeats_gaps_and_missing_values(
                                rtol=0, atol=1e-12)
 
 
+def test_variance_components_recover_known_parts_with_gaps_and_one_seed():
+    """Within: the pooled variance of each seed's faces; between: the variance of the seed means
+    less what their faces explain (method of moments), 0 with one seed; values written out."""
+    d = np.array([-1.0, 0.0, 1.0, 2.0, -2.0])              # mean 0, variance (ddof 1) 2.5
+    v = np.stack([m + d for m in (0.0, 0.3, 0.6)])
+    parts = stats.variance_components(v)
+    assert parts["seeds"] == 3 and parts["faces"] == 5
+    assert parts["within"] == pytest.approx(2.5)
+    assert parts["between"] == 0.0                           # 0.09 - 2.5 / 5 < 0: floored
+    wide = np.stack([m + d for m in (0.0, 3.0, 6.0)])
+    assert stats.variance_components(wide)["between"] == pytest.approx(9.0 - 0.5)
+    gappy = wide.copy()
+    gappy[1, :2] = np.nan                                    # seed 1: faces 1, 2, -2
+    p = stats.variance_components(gappy)
+    w1 = np.var([4.0, 5.0, 1.0], ddof=1)
+    within = (4 * 2.5 + 2 * w1 + 4 * 2.5) / 10
+    means = [0.0, 10.0 / 3, 6.0]
+    assert p["within"] == pytest.approx(within)
+    assert p["between"] == pytest.approx(np.var(means, ddof=1) - within * np.mean([.2, 1 / 3, .2]))
+    assert p["faces"] == pytest.approx(13 / 3)
+    one = stats.variance_components(d)
+    assert one["seeds"] == 1 and one["between"] == 0.0 and one["within"] == pytest.approx(2.5)
+    assert np.isnan(stats.variance_components(np.array([[1.0, np.nan]]))["within"])
+
+
+def test_faces_for_half_width_scales_the_face_part_and_names_a_seed_limit():
+    parts = {"seeds": 3, "faces": 40.0, "within": 0.2, "between": 0.0}
+    # faces only: the half-width falls as 1 / sqrt(faces)
+    assert stats.faces_for_half_width(0.2, parts, 0.1) == pytest.approx(160.0)
+    assert stats.faces_for_half_width(0.05, parts, 0.1) == 40.0          # already narrow
+    # with a seeds' part b: goal^2 / half^2 (b + w / n) = b + w / n'
+    b = 0.001
+    want = 0.2 / ((0.1 / 0.2) ** 2 * (b + 0.2 / 40) - b)
+    assert stats.faces_for_half_width(0.2, dict(parts, between=b), 0.1) == pytest.approx(want)
+    assert stats.faces_for_half_width(0.2, dict(parts, between=0.01), 0.1) == np.inf
+    assert np.isnan(stats.faces_for_half_width(np.nan, parts, 0.1))
+
+
 def test_participation_ratio_counts_the_dimensions_used():
     rng = np.random.default_rng(2)
     assert stats.participation_ratio(rng.normal(size=(20000, 5))) == pytest.approx(5, rel=0.02)

@@ -10,6 +10,8 @@ null table (``subject``, ``seed``, ``draw``, ``metric``, ``value``).
   hierarchical_interval`), undefined values counted, and whether the map **beats every control**
   (its interval above the best control's mean and above the 95th percentile of the random-map
   null);
+* :func:`precision` - per subject, the intervals' half-widths and the faces a seed that would
+  narrow them to a goal;
 * :func:`leaderboard` - one row per map: each metric's mean over subjects and the average rank;
 * :func:`friedman` - Friedman's test over blocks (subject x seed) and the Nemenyi critical
   difference of the average ranks (Demsar 2006), drawn by :func:`cd_figure`;
@@ -25,7 +27,7 @@ from . import stats
 from .benchscore import METRICS
 
 __all__ = ["cd_figure", "critical_difference", "findings", "friedman", "grid_figure",
-           "leaderboard", "null_bounds", "summarise"]
+           "leaderboard", "null_bounds", "precision", "summarise"]
 
 
 def _check(faces: pd.DataFrame) -> None:
@@ -71,6 +73,43 @@ def summarise(faces: pd.DataFrame, null: pd.DataFrame | None = None, *, alpha: f
                       for s, m in zip(out["subject"], out["metric"])]
     out["beats_controls"] = _beats(out)
     return out
+
+
+def precision(faces: pd.DataFrame, summary: pd.DataFrame, metric: str,
+              goal: float) -> pd.DataFrame:
+    """Per subject, how precise the explainers' intervals of ``metric`` (:func:`summarise`) are
+    and how many faces a seed would make them ``goal`` wide on either side: ``seeds``, ``faces a
+    seed``, the median ``half-width``, the explainers ``within goal``, the seeds' share of the
+    mean's variance (:func:`facexai.stats.variance_components`; the median over explainers) and
+    the median over explainers of the ``faces a seed for goal`` (:func:`facexai.stats.
+    faces_for_half_width`: the interval scaled like the mean's standard error; ``inf`` where the
+    seeds' part alone is wider: more seeds are needed, not faces)."""
+    _check(faces)
+    if not goal > 0:
+        raise ValueError(f"goal must be a positive half-width, got {goal!r}")
+    part = faces[(faces["metric"] == metric) & (faces["kind"] == "explainer")]
+    half = summary[(summary["metric"] == metric) & (summary["kind"] == "explainer")].set_index(
+        ["subject", "map"]).eval("(hi - lo) / 2")
+    rows = []
+    for subject, sub in part.groupby("subject", sort=False):
+        cells = []
+        for name, g in sub.groupby("map", sort=False):
+            parts = stats.variance_components(stats.seeds_by_faces(g))
+            h = float(half.get((subject, name), np.nan))
+            se2 = parts["between"] / parts["seeds"] + parts["within"] / (parts["seeds"]
+                                                                         * parts["faces"])
+            cells.append({"half": h, "parts": parts,
+                          "seed share": parts["between"] / parts["seeds"] / se2 if se2 > 0
+                          else np.nan,
+                          "needed": stats.faces_for_half_width(h, parts, goal)})
+        halves = np.array([c["half"] for c in cells])
+        rows.append({"subject": subject, "seeds": int(sub["seed"].nunique()),
+                     "faces a seed": float(np.median([c["parts"]["faces"] for c in cells])),
+                     "half-width": float(np.nanmedian(halves)),
+                     "within goal": f"{int(np.sum(halves <= goal))} of {len(cells)}",
+                     "seed share": float(np.nanmedian([c["seed share"] for c in cells])),
+                     "faces a seed for goal": float(np.nanmedian([c["needed"] for c in cells]))})
+    return pd.DataFrame(rows).set_index("subject")
 
 
 def _beats(out: pd.DataFrame) -> pd.Series:

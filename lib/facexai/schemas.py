@@ -220,4 +220,6 @@ register(
     published_iou=Param("float", "the published mean IoU with AU masks (Gaya-Morey et al. 2024)",
                         lo=0.0, hi=1.0),
     iou_goal=Param("float", "the IoU to exceed (the best published network)", lo=0.0, hi=1.0),
+    precision_goal=Param("float", "half-width the intervals of the main metric aim at (the faces "
+                         "a seed it needs are projected)", lo=1e-4, hi=1.0),
 )

@@ -6,7 +6,8 @@ rating panel (:func:`split_half_reliability`, :func:`noise_ceiling`), bootstrap 
 (:func:`bootstrap_indices`, :func:`bootstrap_mean_ci`, :func:`percentile_interval`),
 Benjamini–Hochberg q-values (:func:`benjamini_hochberg`), permutation p-values
 (:func:`permutation_p`), intervals over training seeds (:func:`seed_interval`, and over seeds and
-faces at once, :func:`hierarchical_interval`), standardised columns (:func:`standardize`), paired
+faces at once, :func:`hierarchical_interval`; the faces an interval needs,
+:func:`variance_components`, :func:`faces_for_half_width`), standardised columns (:func:`standardize`), paired
 tests over attributes or antonym pairs (:func:`paired_test`, :func:`pair_means`) and effective
 dimensionality (:func:`participation_ratio`). Each is tested against an independent reference (scipy, statsmodels'
 formula written out, or a hand-computed case) in ``tests/test_stats.py``.
@@ -22,7 +23,8 @@ import pandas as pd
 __all__ = ["benjamini_hochberg", "bootstrap_indices", "bootstrap_mean_ci", "hierarchical_interval",
            "noise_ceiling", "paired_test", "pair_means", "participation_ratio", "pearson_along",
            "pearson_columns", "percentile_interval", "permutation_p", "seed_interval",
-           "seeds_by_faces", "spearman", "split_half_reliability", "standardize"]
+           "seeds_by_faces", "spearman", "split_half_reliability", "standardize",
+           "faces_for_half_width", "variance_components"]
 
 
 def pearson_along(a, b, axis: int = -1) -> np.ndarray:
@@ -300,6 +302,47 @@ def hierarchical_interval(values, n_boot: int = 1000, level: float = 0.95,
             means[a:a + step] = np.nanmean(draws.reshape(len(draws), -1), axis=1)
         lo, hi = percentile_interval(means, level)
         return float(np.nanmean(v)), float(lo), float(hi)
+
+
+def variance_components(values) -> dict[str, float]:
+    """The two parts of the variance of a seeds x faces array's mean (NaN ignored), by the method
+    of moments of a one-way random-effects model: ``within`` (between faces of a seed, pooled),
+    ``between`` (between the seeds' true means: the variance of the seed means less what their
+    faces explain, floored at 0; 0 with one seed), ``seeds`` and ``faces`` (defined values per
+    seed, on average). The mean's variance is ``between / seeds + within / (seeds * faces)``."""
+    v = np.asarray(values, float)
+    if v.ndim == 1:
+        v = v[None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        n = np.isfinite(v).sum(1)
+        keep = n >= 2
+        if not keep.any():
+            return {"seeds": int((n > 0).sum()), "faces": float(n.mean()) if len(n) else 0.0,
+                    "within": np.nan, "between": np.nan}
+        v, n = v[keep], n[keep]
+        within = float(np.sum(np.nanvar(v, 1, ddof=1) * (n - 1)) / np.sum(n - 1))
+        faces = float(n.mean())
+        between = 0.0 if len(v) < 2 else max(0.0, float(np.var(np.nanmean(v, 1), ddof=1))
+                                               - within * float(np.mean(1.0 / n)))
+    return {"seeds": len(v), "faces": faces, "within": within, "between": between}
+
+
+def faces_for_half_width(half: float, parts: dict, goal: float) -> float:
+    """Faces per seed that would narrow an interval of half-width ``half`` (measured with the
+    ``parts`` of :func:`variance_components`, at their ``faces``) to ``goal``: the width scaled
+    like the standard deviation of one seed's mean, ``sqrt(between + within / faces)``. That is
+    how the tails of :func:`hierarchical_interval` behave at a strict level with few seeds: with
+    three, a ninth of the resamples draw one seed three times, far more than a Bonferroni tail
+    holds. ``inf`` when the seeds' part alone is wider than ``goal`` (more seeds are needed, not
+    more faces); the measured faces when the interval is already narrow enough."""
+    n, w, b = parts["faces"], parts["within"], parts["between"]
+    if not (np.isfinite(half) and np.isfinite(w) and np.isfinite(b)) or half <= 0 or goal <= 0:
+        return np.nan
+    if half <= goal:
+        return float(n)
+    room = (goal / half) ** 2 * (b + w / n) - b
+    return float(w / room) if room > 0 and w > 0 else np.inf
 
 
 def paired_test(a, b) -> dict[str, float]:
