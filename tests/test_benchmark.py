@@ -197,7 +197,7 @@ def test_summary_counts_undefined_and_beats_controls():
 
 def test_precision_reports_half_widths_and_the_faces_a_goal_needs():
     """leaderboard.precision: per subject the explainers' median half-width, how many are within
-    the goal, and the faces a seed stats.faces_for_half_width projects (controls left out)."""
+    the goal, and the faces a seed the faces' part of the width needs (controls left out)."""
     from facexai import stats
 
     t = _table({"x": ("explainer", 0.5), "y": ("explainer", 0.2), "z": ("control", 0.0)},
@@ -210,10 +210,12 @@ def test_precision_reports_half_widths_and_the_faces_a_goal_needs():
     halves = (s["hi"] - s["lo"]) / 2
     assert table.loc["a", "half-width"] == pytest.approx(halves.median())
     assert table.loc["a", "within goal"] == "0 of 2"
-    need = [stats.faces_for_half_width(
-        halves[m], stats.variance_components(stats.seeds_by_faces(
-            t[(t["subject"] == "a") & (t["map"] == m)])), 0.04) for m in ("x", "y")]
-    assert table.loc["a", "faces a seed for goal"] == pytest.approx(np.median(need))
+    # the faces' part alone: the half-width falls as 1 / sqrt(faces)
+    assert table.loc["a", "faces a seed for goal"] == pytest.approx(
+        np.median(30 * (halves / 0.04) ** 2))
+    parts = stats.variance_components(stats.seeds_by_faces(t[(t["subject"] == "a")
+                                                               & (t["map"] == "x")]))
+    assert parts["seeds"] == 3 and 0 <= table.loc["a", "seed share"] <= 1
     assert table.loc["a", "faces a seed for goal"] > 30
     loose = leaderboard.precision(t, summary, "correctness", 1.0)
     assert (loose["within goal"] == "2 of 2").all() and (loose["faces a seed for goal"] == 30).all()
