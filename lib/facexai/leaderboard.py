@@ -101,11 +101,9 @@ def precision(faces: pd.DataFrame, summary: pd.DataFrame, metric: str,
         for name, g in sub.groupby("map", sort=False):
             parts = stats.variance_components(stats.seeds_by_faces(g))
             h = float(half.get((subject, name), np.nan))
-            se2 = parts["between"] / parts["seeds"] + parts["within"] / (parts["seeds"]
-                                                                         * parts["faces"])
+            var = parts["between"] + parts["within"] / parts["faces"]    # of a seed's mean
             cells.append({"half": h, "parts": parts,
-                          "seed share": parts["between"] / parts["seeds"] / se2 if se2 > 0
-                          else np.nan,
+                          "seed share": parts["between"] / var if var > 0 else np.nan,
                           "needed": stats.faces_for_half_width(h, dict(parts, between=0.0),
                                                                goal)})
         halves = np.array([c["half"] for c in cells])

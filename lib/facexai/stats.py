@@ -7,10 +7,11 @@ rating panel (:func:`split_half_reliability`, :func:`noise_ceiling`), bootstrap 
 Benjamini–Hochberg q-values (:func:`benjamini_hochberg`), permutation p-values
 (:func:`permutation_p`), intervals over training seeds (:func:`seed_interval`, and over seeds and
 faces at once, :func:`hierarchical_interval`; the faces an interval needs,
-:func:`variance_components`, :func:`faces_for_half_width`), standardised columns (:func:`standardize`), paired
-tests over attributes or antonym pairs (:func:`paired_test`, :func:`pair_means`) and effective
-dimensionality (:func:`participation_ratio`). Each is tested against an independent reference (scipy, statsmodels'
-formula written out, or a hand-computed case) in ``tests/test_stats.py``.
+:func:`variance_components`, :func:`faces_for_half_width`), standardised columns
+(:func:`standardize`), paired tests over attributes or antonym pairs (:func:`paired_test`,
+:func:`pair_means`) and effective dimensionality (:func:`participation_ratio`). Each is tested
+against an independent reference (scipy, statsmodels' formula written out, or a hand-computed
+case) in ``tests/test_stats.py`` and ``tests/test_stats_paired.py``.
 """
 from __future__ import annotations
 
