@@ -217,6 +217,16 @@ def test_precision_reports_half_widths_and_the_faces_a_goal_needs():
                                                                & (t["map"] == "x")]))
     assert parts["seeds"] == 3 and 0 <= table.loc["a", "seed share"] <= 1
     assert table.loc["a", "faces a seed for goal"] > 30
+    # an explainer undefined on every face (too few causes): no width, no projection, no error
+    t.loc[t["map"] == "y", "value"] = np.nan
+    t.loc[(t["map"] == "x") & (t["subject"] == "b"), "value"] = np.nan
+    gaps = leaderboard.precision(t, leaderboard.summarise(t, n_boot=50), "correctness", 0.04)
+    assert np.isnan(gaps.loc["b", "half-width"]) and np.isnan(gaps.loc["b", "seed share"])
+    assert np.isnan(gaps.loc["b", "faces a seed for goal"]) and gaps.loc["b", "within goal"] == \
+        "0 of 2"
+    assert np.isfinite(gaps.loc["a", "half-width"])
+    t = _table({"x": ("explainer", 0.5), "y": ("explainer", 0.2), "z": ("control", 0.0)},
+               faces=30, seeds=(0, 1, 2), noise=0.3)
     loose = leaderboard.precision(t, summary, "correctness", 1.0)
     assert (loose["within goal"] == "2 of 2").all() and (loose["faces a seed for goal"] == 30).all()
     with pytest.raises(ValueError, match="goal"):

@@ -20,6 +20,8 @@ null table (``subject``, ``seed``, ``draw``, ``metric``, ``value``).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -101,18 +103,23 @@ def precision(faces: pd.DataFrame, summary: pd.DataFrame, metric: str,
         for name, g in sub.groupby("map", sort=False):
             parts = stats.variance_components(stats.seeds_by_faces(g))
             h = float(half.get((subject, name), np.nan))
-            var = parts["between"] + parts["within"] / parts["faces"]    # of a seed's mean
+            # the variance of a seed's mean (undefined where no seed has two defined values)
+            var = parts["between"] + parts["within"] / parts["faces"] if parts["faces"] \
+                else np.nan
             cells.append({"half": h, "parts": parts,
                           "seed share": parts["between"] / var if var > 0 else np.nan,
                           "needed": stats.faces_for_half_width(h, dict(parts, between=0.0),
                                                                goal)})
         halves = np.array([c["half"] for c in cells])
-        rows.append({"subject": subject, "seeds": int(sub["seed"].nunique()),
-                     "faces a seed": float(np.median([c["parts"]["faces"] for c in cells])),
-                     "half-width": float(np.nanmedian(halves)),
-                     "within goal": f"{int(np.sum(halves <= goal))} of {len(cells)}",
-                     "seed share": float(np.nanmedian([c["seed share"] for c in cells])),
-                     "faces a seed for goal": float(np.nanmedian([c["needed"] for c in cells]))})
+        with warnings.catch_warnings():     # a subject where no explainer is defined: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rows.append({
+                "subject": subject, "seeds": int(sub["seed"].nunique()),
+                "faces a seed": float(np.median([c["parts"]["faces"] for c in cells])),
+                "half-width": float(np.nanmedian(halves)),
+                "within goal": f"{int(np.sum(halves <= goal))} of {len(cells)}",
+                "seed share": float(np.nanmedian([c["seed share"] for c in cells])),
+                "faces a seed for goal": float(np.nanmedian([c["needed"] for c in cells]))})
     return pd.DataFrame(rows).set_index("subject")
 
 
