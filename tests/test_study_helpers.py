@@ -162,3 +162,14 @@ def test_train_seeds_trains_the_missing_seeds_once_and_shares_their_weights(tmp_
     for a, b in zip(model.state_dict().values(), fifth.model.state_dict().values()):
         assert torch.equal(a, b)
     np.testing.assert_array_equal(test.images, fifth.test.images)
+
+
+def test_count_accepts_integers_from_one_and_names_anything_else():
+    """compute.count: the seeds and processes of train_seeds and fit_seeds."""
+    from facexai.compute import count
+
+    assert count("n", 3) == 3 and count("n", np.int64(2)) == 2
+    assert isinstance(count("n", np.int64(2)), int)
+    for bad in (0, -1, 2.0, True, "3", None):
+        with pytest.raises(ValueError, match=r"^n_seeds must be an integer >= 1"):
+            count("n_seeds", bad)

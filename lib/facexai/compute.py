@@ -10,10 +10,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["channels_last", "cpu_threads", "resolve_device", "spawned_map"]
+__all__ = ["channels_last", "count", "cpu_threads", "resolve_device", "spawned_map"]
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -61,6 +62,14 @@ def channels_last(model: nn.Module, device: torch.device) -> Iterator[None]:
     finally:
         if convert:
             model.to(memory_format=torch.contiguous_format)
+
+
+def count(name: str, value) -> int:
+    """``value`` as an int if it is an integer >= 1 (not a bool), else a ValueError naming
+    ``name``: the seeds and processes of :func:`spawned_map`'s callers."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
 
 
 def spawned_map(fn, jobs: list, processes: int) -> list:

@@ -173,16 +173,14 @@ def train_seeds(settings: Mapping[str, Any], n_seeds: int, *, processes: int = 1
     loss, accuracies, training seconds and whether the weights were read back.
 
     Weights already in the cache are read back without rendering a face. The seeds missing are
-    trained and cached, so that other chapters (the Benchmark's) read them back: side by side in
-    ``processes`` fresh processes of one CPU thread each when more than one is missing."""
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
-    if isinstance(processes, bool) or not isinstance(processes, (int, np.integer)) or processes < 1:
-        raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
-    from .compute import spawned_map
+    trained and cached, so that other chapters (the Benchmark's) read them back; with
+    ``processes > 1`` side by side in that many fresh processes of one CPU thread each (even a
+    single missing seed, as :func:`facexai.regressors.fit_seeds` does)."""
+    from .compute import count, spawned_map
 
+    n_seeds, processes = count("n_seeds", n_seeds), count("processes", processes)
     base = {k: settings[k] for k in SETTINGS}
-    seeds = [int(base["seed"]) + k for k in range(int(n_seeds))]
+    seeds = [int(base["seed"]) + k for k in range(n_seeds)]
     rows, missing = {}, []
     for s in seeds:
         target = _weights(_key_settings(dict(base, seed=s)))
@@ -192,7 +190,7 @@ def train_seeds(settings: Mapping[str, Any], n_seeds: int, *, processes: int = 1
                                 state["acc_test"], True)
         else:
             missing.append(s)
-    if processes > 1 and len(missing) > 1:
+    if processes > 1 and missing:     # even one: a network never depends on which were cached
         jobs = [dict(base, seed=s, workers=1) for s in missing]
         rows.update(zip(missing, spawned_map(partial(_train_row, one_thread=True), jobs,
                                              processes)))

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from . import paths, training
-from .compute import spawned_map
+from .compute import count, spawned_map
 from .ratings import ATTRIBUTES, AttributeData, to_tensor
 from .settings import PROTOCOLS
 
@@ -381,11 +381,8 @@ def fit_seeds(fit: Callable[..., Fitted], n_seeds: int, seed: int = 0, *,
     (the channels-last batch norm of a narrow network barely uses a second thread, see
     :func:`facexai.compute.channels_last`), and three processes on two cores as fast as two.
     """
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise ValueError(f"n_seeds must be an integer >= 1, got {n_seeds!r}")
-    if isinstance(processes, bool) or not isinstance(processes, (int, np.integer)) or processes < 1:
-        raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
-    seeds = [int(seed) + k for k in range(int(n_seeds))]
+    n_seeds, processes = count("n_seeds", n_seeds), count("processes", processes)
+    seeds = [int(seed) + k for k in range(n_seeds)]
     if processes == 1 or len(seeds) == 1:
         return SeedFits([fit(seed=s) for s in seeds])
     cached = {s: fit(seed=s, train_missing=False) for s in seeds}    # read once, kept
